@@ -1,0 +1,73 @@
+"""aioglif: an asyncio client for the Glif API, with a fake Glif server for tests."""
+
+from ._config import Settings, Timeouts, Token
+from ._errors import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectError,
+    GlifError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ResponseDecodeError,
+    RunFailedError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+)
+from ._http import Stats
+from ._retry import RetryPolicy
+from .client import GlifClient
+from .models import (
+    Counts,
+    Credits,
+    Glif,
+    Graph,
+    Me,
+    Node,
+    OutputFull,
+    Run,
+    RunResult,
+    RunSpell,
+    Sphere,
+    User,
+)
+from .pagination import AsyncPaginator, Page
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIStatusError",
+    "AsyncPaginator",
+    "AuthenticationError",
+    "ConnectError",
+    "Counts",
+    "Credits",
+    "Glif",
+    "GlifClient",
+    "GlifError",
+    "Graph",
+    "Me",
+    "Node",
+    "NotFoundError",
+    "OutputFull",
+    "Page",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "Run",
+    "RunFailedError",
+    "RunResult",
+    "RunSpell",
+    "ServerError",
+    "Settings",
+    "Sphere",
+    "Stats",
+    "TimeoutError",
+    "Timeouts",
+    "Token",
+    "TransportError",
+    "User",
+    "__version__",
+]

@@ -1,0 +1,270 @@
+"""The one seam to the network: a session, the rate limiter, the in-flight cap and the retry loop.
+
+This is the only module that imports aiohttp. Everything it raises is a :class:`GlifError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+import aiohttp
+import anyio
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from . import _errors as e
+from ._config import Settings, origin
+from ._protocol import (
+    REDIRECT_STATUSES,
+    decode,
+    parse_retry_after,
+    redact,
+    should_retry,
+    status_error,
+)
+from ._retry import Safety
+from .models import ENCODER
+
+__all__ = ["Stats", "Transport"]
+
+T = TypeVar("T")
+log = logging.getLogger("aioglif")
+
+
+@dataclass
+class Stats:
+    """Counters of one client (or one listing); read them for progress displays."""
+
+    requests: int = 0  # HTTP requests sent, retries and redirect hops included
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers received
+    errors: int = 0  # attempts that failed: transport, non-2xx, undecodable
+    redirects: int = 0
+    bytes_received: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_Sent = tuple[int, Mapping[str, str], bytes, str]
+
+
+class Transport:
+    """Sends requests for a client: politely (limiter, cap, shared 429 pause) and with retries."""
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
+        self._settings = settings
+        self._session = session
+        self._owns_session = session is None
+        self._limiter: AsyncLimiter | None = None
+        self._slots: anyio.Semaphore | None = None
+        self._pause_until = 0.0
+        self._rng = random.Random()
+        self.stats = Stats()
+
+    async def open(self) -> None:
+        # Limiter, semaphore and session belong to the running event loop: made here, not earlier.
+        s = self._settings
+        if s.rate is not None:
+            # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
+            self._limiter = AsyncLimiter(1, 1.0 / s.rate)
+        self._slots = anyio.Semaphore(s.max_in_flight)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=None, sock_connect=s.timeouts.connect, sock_read=s.timeouts.read
+                ),
+                # As many pooled connections as requests may be in flight: nobody waits for the pool.
+                connector=aiohttp.TCPConnector(limit=s.max_in_flight, limit_per_host=0),
+                headers={"User-Agent": s.user_agent, "Accept": "application/json"},
+            )
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of the pause a 429 imposed on every request of this client."""
+        return max(0.0, self._pause_until - anyio.current_time())
+
+    def pause(self, seconds: float) -> None:
+        until = anyio.current_time() + seconds
+        self._pause_until = max(self._pause_until, until)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        decoder: Callable[[bytes], T],
+        safety: Safety,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        read_timeout: float | None = None,
+    ) -> T:
+        """Send, retrying what ``safety`` allows within the retry policy, and decode the body."""
+        policy = self._settings.retry
+        start = anyio.current_time()
+        deadline = start + policy.max_elapsed
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                return await self._attempt(method, url, params, json, decoder, read_timeout, deadline)
+            except e.GlifError as err:
+                self.stats.errors += 1
+                retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
+                if isinstance(err, e.RateLimitedError):
+                    # Everyone waits, not only this request: the limit is the client's, not ours.
+                    self.pause(retry_after if retry_after is not None else policy.backoff(attempt, self._rng))
+                if not should_retry(err, safety):
+                    raise
+                wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
+                if not policy.allows(attempt, anyio.current_time() - start, wait):
+                    raise
+                self.stats.retries += 1
+                log.info(
+                    "retrying %s %s in %.2fs after %s (attempt %d of %d)",
+                    method,
+                    url,
+                    wait,
+                    type(err).__name__,
+                    attempt + 1,
+                    policy.attempts,
+                )
+                if not isinstance(err, e.RateLimitedError):
+                    await anyio.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        payload: Any,
+        decoder: Callable[[bytes], T],
+        read_timeout: float | None,
+        deadline: float,
+    ) -> T:
+        if self._slots is None or self._session is None:
+            raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
+        async with self._slots:
+            await self._wait_for_pause(method, url, deadline)
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            status, headers, body, final_url = await self._send(method, url, params, payload, read_timeout)
+        if 200 <= status < 300:
+            return decode(decoder, body, method=method, url=final_url)
+        if status == 429:
+            self.stats.rate_limited += 1
+        raise status_error(
+            status,
+            body,
+            method=method,
+            url=final_url,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+            secret=self._secret,
+        )
+
+    async def _wait_for_pause(self, method: str, url: str, deadline: float) -> None:
+        while (left := self._pause_until - anyio.current_time()) > 0:
+            if self._pause_until > deadline:
+                raise e.RateLimitedError(
+                    f"rate limited: the client is paused for {left:.1f}s more, past this request's"
+                    " retry budget",
+                    retry_after=left,
+                    method=method,
+                    url=url,
+                )
+            await anyio.sleep(left)
+
+    @property
+    def _secret(self) -> str | None:
+        token = self._settings.token
+        return token.reveal() if token is not None else None
+
+    def _headers(self, url: str, has_body: bool) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"} if has_body else {}
+        secret = self._secret
+        # The token goes only to the configured hosts, also after a redirect.
+        if secret is not None and origin(url) in self._settings.token_origins:
+            headers["Authorization"] = f"Bearer {secret}"
+        return headers
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        payload: Any,
+        read_timeout: float | None,
+    ) -> _Sent:
+        assert self._session is not None
+        extra: dict[str, Any] = {}
+        if read_timeout is not None:
+            t = self._settings.timeouts
+            extra["timeout"] = aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=t.connect, sock_read=read_timeout
+            )
+        target = URL(url)
+        for _hop in range(self._settings.max_redirects + 1):
+            data = ENCODER.encode(payload) if payload is not None else None
+            headers = self._headers(str(target), data is not None)
+            self.stats.requests += 1
+            try:
+                async with self._session.request(
+                    method,
+                    target,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    allow_redirects=False,
+                    **extra,
+                ) as resp:
+                    location = resp.headers.get("Location")
+                    if resp.status not in REDIRECT_STATUSES or location is None:
+                        body = await resp.read()
+                        self.stats.bytes_received += len(body)
+                        log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(body))
+                        return resp.status, resp.headers, body, str(resp.url)
+                    status, current = resp.status, resp.url
+            except aiohttp.ConnectionTimeoutError as exc:
+                raise self._wrap(e.TimeoutError, exc, method, target, request_sent=False) from exc
+            except asyncio.TimeoutError as exc:
+                raise self._wrap(e.TimeoutError, exc, method, target) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise self._wrap(e.ConnectError, exc, method, target) from exc
+            except aiohttp.ClientError as exc:
+                raise self._wrap(e.TransportError, exc, method, target) from exc
+            # The response was released on leaving the block above, so its connection is free.
+            target = current.join(URL(location))
+            if target.scheme not in ("http", "https"):
+                raise e.TransportError(
+                    f"refusing a redirect to {target.scheme!r} URL", method=method, url=str(current)
+                )
+            params = None  # the Location carries its own query
+            if status == 303 or (status in (301, 302) and method != "GET"):
+                method, payload = "GET", None
+            self.stats.redirects += 1
+        raise e.TransportError(
+            f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
+        )
+
+    def _wrap(
+        self,
+        cls: type[e.TransportError],
+        exc: BaseException,
+        method: str,
+        url: URL,
+        **kwargs: bool,
+    ) -> e.TransportError:
+        detail = redact(str(exc) or type(exc).__name__, self._secret)
+        message = f"{type(exc).__name__}: {detail}"
+        if cls is e.ConnectError:
+            return e.ConnectError(message, method=method, url=str(url))
+        return cls(message, method=method, url=str(url), **kwargs)

@@ -1,0 +1,203 @@
+"""The rules of the Glif API as pure functions: no I/O, tested without a server or a clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from . import _errors as e
+from ._retry import Safety, retryable_status
+
+T = TypeVar("T")
+
+MAX_LIMIT: Final = 100
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_PATH = re.compile(r" - at `(?P<path>[^`]*)`$")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is no advice
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _message_from_body(body: bytes) -> str | None:
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(data, dict):
+        for key in ("error", "message", "detail"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove a secret from text that is about to go into an exception or a log line."""
+    return text.replace(secret, "***") if secret else text
+
+
+def status_error(
+    status: int,
+    body: bytes,
+    *,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
+    secret: str | None = None,
+) -> e.APIStatusError:
+    """The exception for a non-2xx answer, its message taken from the body where there is one."""
+    detail = _message_from_body(body) or e.excerpt(body) or "no body"
+    message = redact(f"HTTP {status}: {e.excerpt(detail)}", secret)
+    kwargs: dict[str, Any] = {"status": status, "body": body, "method": method, "url": url}
+    cls: type[e.APIStatusError]
+    if status == 401:
+        cls = e.AuthenticationError
+    elif status == 403:
+        cls = e.PermissionDeniedError
+    elif status == 404:
+        cls = e.NotFoundError
+    elif status == 429:
+        return e.RateLimitedError(message, retry_after=retry_after, **kwargs)
+    elif status >= 500:
+        cls = e.ServerError
+    else:
+        cls = e.APIStatusError
+    err = cls(message, **kwargs)
+    err.retry_after = retry_after
+    return err
+
+
+def is_malformed(body: bytes) -> bool:
+    """True when the body is not JSON at all (truncated, HTML error page), not merely misshapen."""
+    try:
+        msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return True
+    return False
+
+
+def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str) -> T:
+    """Decode a body, turning msgspec's errors into :class:`ResponseDecodeError` with the JSON path."""
+    try:
+        return decoder(body)
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+        match = _PATH.search(text)
+        malformed = is_malformed(body)
+        what = "invalid JSON" if malformed else "unexpected response shape"
+        err = e.ResponseDecodeError(
+            f"{what}: {text}", path=match["path"] if match else None, body=body, method=method, url=url
+        )
+        err.malformed = malformed
+        raise err from exc
+
+
+def should_retry(error: e.GlifError, safety: Safety) -> bool:
+    """Whether a failed attempt may be repeated, given how safe repeating the request is."""
+    if isinstance(error, e.TransportError):
+        return not error.request_sent or safety is Safety.IDEMPOTENT
+    if isinstance(error, e.APIStatusError):
+        return retryable_status(error.status, safety)
+    if isinstance(error, e.ResponseDecodeError):
+        return safety is Safety.IDEMPOTENT and error.malformed
+    return False
+
+
+def check_id(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit (page size) must be an int from 1 to {MAX_LIMIT}, got {limit!r}")
+    return limit
+
+
+def exactly_one(what: str, **options: str | None) -> tuple[str, str]:
+    """The one option that is set among mutually exclusive ones, e.g. ``id=`` or ``slug=``."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if len(given) != 1:
+        names = " or ".join(f"{k}=" for k in options)
+        raise ValueError(f"{what} takes exactly one of {names}, got {len(given)}")
+    ((key, value),) = given.items()
+    return key, check_id(value, key)
+
+
+def at_most_one(what: str, **options: str | None) -> None:
+    given = [k for k, v in options.items() if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"{what} takes at most one of {', '.join(given)}")
+    for key, value in options.items():
+        if value is not None:
+            check_id(value, key)
+
+
+def query(**params: str | int | bool | None) -> dict[str, str]:
+    """Query parameters with None left out and booleans as the API's ``1``."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None or value is False:
+            continue
+        out[key] = "1" if value is True else str(value)
+    return out
+
+
+def first_or_not_found(items: Sequence[T], what: str, key: str, *, url: str) -> T:
+    """The Glif API answers ``[]`` for an unknown ``?id=``: that is a 404 in our terms."""
+    if not items:
+        raise e.NotFoundError(f"no {what} with {key}", status=404, method="GET", url=url)
+    return items[0]
+
+
+def run_body(
+    glif_id: str, inputs: Mapping[str, str] | Sequence[str], visibility: str | None
+) -> dict[str, Any]:
+    """The documented Simple API request body: ``id`` and ``inputs`` (named or positional)."""
+    check_id(glif_id, "glif id")
+    if isinstance(inputs, (str, bytes)):
+        raise ValueError("inputs must be a mapping of block names to strings or a list of strings")
+    if isinstance(inputs, Mapping):
+        for name, value in inputs.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"input names must be non-empty strings, got {name!r}")
+            if not isinstance(value, str):
+                raise ValueError(f"input {name!r} must be a string (the API takes only strings)")
+        payload: Any = dict(inputs)
+    else:
+        payload = list(inputs)
+        for i, value in enumerate(payload):
+            if not isinstance(value, str):
+                raise ValueError(f"input {i} must be a string (the API takes only strings)")
+    body: dict[str, Any] = {"id": glif_id, "inputs": payload}
+    if visibility is not None:
+        if visibility.upper() not in ("PUBLIC", "PRIVATE"):
+            raise ValueError(f"visibility must be 'PUBLIC' or 'PRIVATE', got {visibility!r}")
+        body["visibility"] = visibility.upper()
+    return body

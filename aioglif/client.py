@@ -1,0 +1,335 @@
+"""GlifClient: one method per endpoint of the Glif API, all I/O through the transport."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+import aiohttp
+import msgspec
+
+from . import _errors as e
+from . import models as m
+from ._config import Settings, Timeouts
+from ._http import Stats, Transport
+from ._protocol import (
+    at_most_one,
+    check_id,
+    exactly_one,
+    first_or_not_found,
+    query,
+    run_body,
+)
+from ._retry import RetryPolicy, Safety
+from .pagination import AsyncPaginator
+
+__all__ = ["GlifClient"]
+
+
+class _State(enum.Enum):
+    UNOPENED = 1
+    OPEN = 2
+    CLOSED = 3
+
+
+def _one_or_first(tp: type[Any]) -> Any:
+    """A decoder for endpoints whose shape is not evidenced: a bare object or an array of them."""
+    both = msgspec.json.Decoder(tp | list[tp])  # type: ignore[valid-type]
+    return both.decode
+
+
+_USER_ANY: Final = _one_or_first(m.User)
+_GLIF_ANY: Final = _one_or_first(m.Glif)
+
+
+def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
+    """A sphere's answer in either plausible shape: a sphere holding its glifs, or an array.
+
+    An array may hold glifs, or a single sphere (the ``?id=`` style of the other endpoints).
+    """
+    data = m.ANY.decode(body)
+    if (
+        isinstance(data, list)
+        and data
+        and isinstance(data[0], dict)
+        and any(k in data[0] for k in ("glifs", "spells", "slug"))
+    ):
+        data = data[0]
+    if isinstance(data, dict):
+        sphere = msgspec.convert(data, m.Sphere)
+        return sphere, sphere.items
+    return None, msgspec.convert(data, list[m.Glif])
+
+
+class GlifClient:
+    """An asyncio client of the Glif API. Use it as ``async with GlifClient() as client``.
+
+    The token comes from ``token`` or ``GLIF_API_TOKEN``; the URLs from the arguments or
+    ``GLIF_API_URL`` / ``GLIF_SIMPLE_API_URL``. ``rate`` caps requests per second (None: no cap),
+    ``max_in_flight`` caps concurrent requests. Pass ``session`` to share an aiohttp session
+    that you open and close yourself.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        api_url: str | None = None,
+        simple_api_url: str | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        rate: float | None = 10.0,
+        max_in_flight: int = 16,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.settings = Settings.from_args(
+            token,
+            api_url=api_url,
+            simple_api_url=simple_api_url,
+            timeouts=timeouts or Timeouts(),
+            retry=retry or RetryPolicy(),
+            rate=rate,
+            max_in_flight=max_in_flight,
+        )
+        self._transport = Transport(self.settings, session)
+        self._state = _State.UNOPENED
+
+    def __repr__(self) -> str:
+        s = self.settings
+        token = "set" if s.token is not None else "none"
+        return f"<GlifClient api_url={s.api_url!r} simple_api_url={s.simple_api_url!r} token={token}>"
+
+    async def __aenter__(self) -> GlifClient:
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError("a GlifClient can be opened only once")
+        await self._transport.open()
+        self._state = _State.OPEN
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._state is _State.OPEN:
+            await self._transport.close()
+        self._state = _State.CLOSED
+
+    @property
+    def stats(self) -> Stats:
+        """Counters over the client's life: requests, retries, 429s, errors, bytes."""
+        return self._transport.stats
+
+    def _check_open(self) -> None:
+        if self._state is _State.UNOPENED:
+            raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
+        if self._state is _State.CLOSED:
+            raise RuntimeError("the client is closed")
+
+    async def _get(self, path: str, params: Mapping[str, str], decoder: Any) -> Any:
+        self._check_open()
+        url = f"{self.settings.api_url}{path}"
+        return await self._transport.request(
+            "GET", url, params=params, decoder=decoder, safety=Safety.IDEMPOTENT
+        )
+
+    def _url(self, path: str, params: Mapping[str, str]) -> str:
+        q = "&".join(f"{k}={v}" for k, v in params.items())
+        return f"{self.settings.api_url}{path}?{q}"
+
+    def _paginate(
+        self, path: str, params: dict[str, str], decoder: Any, page_size: int, max_items: int | None
+    ) -> AsyncPaginator[Any]:
+        async def fetch(page: int, limit: int) -> list[Any]:
+            return list(await self._get(path, {**params, "page": str(page), "limit": str(limit)}, decoder))
+
+        return AsyncPaginator(fetch, key=lambda item: item.id, page_size=page_size, max_items=max_items)
+
+    # --- glifs -----------------------------------------------------------------------------
+
+    async def get_glif(self, id: str) -> m.Glif:
+        """One glif with its graph. Raises :class:`NotFoundError` for an unknown id."""
+        params = {"id": check_id(id, "glif id")}
+        glifs = await self._get("/glifs", params, m.GLIF.many.decode)
+        return first_or_not_found(glifs, "glif", f"id {id!r}", url=self._url("/glifs", params))  # type: ignore[no-any-return]
+
+    def glifs(
+        self,
+        *,
+        featured: bool = False,
+        username: str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
+        include_graph: bool = False,
+        page_size: int = 100,
+        max_items: int | None = None,
+    ) -> AsyncPaginator[m.Glif]:
+        """Public glifs, newest first: all, featured, a user's, or matching a search."""
+        at_most_one("glifs()", username=username, user_id=user_id)
+        params = _query_glifs(featured, username, user_id, query, include_graph)
+        return self._paginate("/glifs", params, m.GLIF.many.decode, page_size, max_items)
+
+    async def create_glif(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        graph: m.Graph | Mapping[str, Any] | None = None,
+        published: bool = False,
+    ) -> m.Glif:
+        """Create a glif (a draft unless ``published``). Never retried once it may have been sent."""
+        self._check_open()
+        check_id(name, "name")
+        body: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "graph": msgspec.to_builtins(graph) if graph is not None else {"nodes": []},
+        }
+        if not isinstance(body["graph"], dict) or not isinstance(body["graph"].get("nodes"), list):
+            raise ValueError("graph must be a Graph or a mapping with a 'nodes' list")
+        if published:
+            now = _dt.datetime.now(_dt.timezone.utc)
+            body["publishedAt"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        url = f"{self.settings.api_url}/glifs"
+        result = await self._transport.request(
+            "POST", url, json=body, decoder=_GLIF_ANY, safety=Safety.UNSENT
+        )
+        if isinstance(result, list):
+            return first_or_not_found(result, "glif", "in the create response", url=url)  # type: ignore[no-any-return]
+        return result  # type: ignore[no-any-return]
+
+    # --- runs ------------------------------------------------------------------------------
+
+    async def get_run(self, id: str) -> m.Run:
+        """One run. Raises :class:`NotFoundError` for an unknown id (or a private run)."""
+        params = {"id": check_id(id, "run id")}
+        runs = await self._get("/runs", params, m.RUN.many.decode)
+        return first_or_not_found(runs, "run", f"id {id!r}", url=self._url("/runs", params))  # type: ignore[no-any-return]
+
+    def runs(
+        self,
+        *,
+        glif_id: str | None = None,
+        username: str | None = None,
+        user_id: str | None = None,
+        page_size: int = 100,
+        max_items: int | None = None,
+    ) -> AsyncPaginator[m.Run]:
+        """Public runs, newest first: of one glif, or of one user."""
+        at_most_one("runs()", glif_id=glif_id, username=username, user_id=user_id)
+        params = query(glifId=glif_id, username=username, userId=user_id)
+        return self._paginate("/runs", params, m.RUN.many.decode, page_size, max_items)
+
+    async def run_glif(
+        self,
+        id: str,
+        inputs: Mapping[str, str] | Sequence[str] = (),
+        *,
+        visibility: str | None = None,
+        strict: bool = False,
+    ) -> m.RunResult:
+        """Run a glif through the Simple API and wait for its result.
+
+        ``inputs`` are named (block name → string) or positional. ``strict`` makes the server fail
+        instead of filling missing inputs with defaults. A failed run raises
+        :class:`RunFailedError`. Retried only where the run cannot have started.
+        """
+        self._check_open()
+        body = run_body(id, inputs, visibility)
+        result: m.RunResult = await self._transport.request(
+            "POST",
+            self.settings.simple_api_url,
+            params=query(strict=strict),
+            json=body,
+            decoder=m.RUN_RESULT.decode,
+            safety=Safety.UNSTARTED,
+            read_timeout=self.settings.timeouts.run_read,
+        )
+        if result.error is not None:
+            raise e.RunFailedError(
+                f"run of glif {id!r} failed: {e.excerpt(result.error)}",
+                result=result,
+                method="POST",
+                url=self.settings.simple_api_url,
+            )
+        return result
+
+    # --- users -----------------------------------------------------------------------------
+
+    async def get_user(self, *, id: str | None = None, username: str | None = None) -> m.User:
+        """A user by id or username."""
+        key, value = exactly_one("get_user()", id=id, username=username)
+        params = {key: value}
+        found = await self._get("/user", params, _USER_ANY)
+        if isinstance(found, list):
+            return first_or_not_found(found, "user", f"{key} {value!r}", url=self._url("/user", params))  # type: ignore[no-any-return]
+        return found  # type: ignore[no-any-return]
+
+    async def me(self) -> m.Me:
+        """The token's own user and credits. Needs a token."""
+        return await self._get("/me", {}, m.ME.decode)  # type: ignore[no-any-return]
+
+    # --- spheres ---------------------------------------------------------------------------
+
+    def spheres(self, *, page_size: int = 100, max_items: int | None = None) -> AsyncPaginator[m.Sphere]:
+        """The public spheres (staff-curated collections)."""
+        return self._paginate("/spheres", {}, m.SPHERE.many.decode, page_size, max_items)
+
+    async def get_sphere(
+        self, *, slug: str | None = None, id: str | None = None, include_graph: bool = False
+    ) -> m.Sphere:
+        """One sphere with its first page of glifs in ``glifs``.
+
+        When the API answers with a bare array of glifs, the sphere itself is looked up in the
+        list of spheres.
+        """
+        key, value = exactly_one("get_sphere()", slug=slug, id=id)
+        params = {key: value, **query(includes="spells.data" if include_graph else None)}
+        sphere, glifs = await self._get("/spheres", params, _sphere_shape)
+        if sphere is not None:
+            return sphere  # type: ignore[no-any-return]
+        async for candidate in self.spheres():
+            if getattr(candidate, key) == value:
+                return msgspec.structs.replace(candidate, glifs=glifs)
+        raise e.NotFoundError(
+            f"no sphere with {key} {value!r}", status=404, method="GET", url=self._url("/spheres", params)
+        )
+
+    def sphere_glifs(
+        self,
+        *,
+        slug: str | None = None,
+        id: str | None = None,
+        include_graph: bool = False,
+        page_size: int = 100,
+        max_items: int | None = None,
+    ) -> AsyncPaginator[m.Glif]:
+        """The glifs of a sphere, whichever shape the API answers in."""
+        key, value = exactly_one("sphere_glifs()", slug=slug, id=id)
+        params = {key: value, **query(includes="spells.data" if include_graph else None)}
+
+        def glifs_only(body: bytes) -> list[m.Glif]:
+            return _sphere_shape(body)[1]
+
+        return self._paginate("/spheres", params, glifs_only, page_size, max_items)
+
+
+def _query_glifs(
+    featured: bool, username: str | None, user_id: str | None, q: str | None, include_graph: bool
+) -> dict[str, str]:
+    if q is not None and not q.strip():
+        raise ValueError("query must not be empty")
+    return query(
+        featured=featured,
+        username=username,
+        userId=user_id,
+        q=q,
+        includes="spells.data" if include_graph else None,
+    )

@@ -1,0 +1,234 @@
+"""Typed, lenient models of the Glif API's resources.
+
+Attributes are snake_case; on the wire they are the API's camelCase. Unknown fields are ignored
+and every field that the evidence (``glif-api.md``) shows may be absent or null is optional, so a
+response with more or fewer keys than we know still decodes. Decoders are built once, here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal
+from typing import Any, Final, Generic, TypeVar
+
+import msgspec
+
+__all__ = [
+    "Counts",
+    "Credits",
+    "Glif",
+    "Graph",
+    "Me",
+    "Node",
+    "OutputFull",
+    "Run",
+    "RunResult",
+    "RunSpell",
+    "Sphere",
+    "User",
+]
+
+
+class _Model(msgspec.Struct, rename="camel", kw_only=True, frozen=True, omit_defaults=True):
+    """Base of every resource: camelCase on the wire, immutable, defaults left out when encoding."""
+
+
+class User(_Model, frozen=True):
+    id: str
+    name: str | None = None
+    username: str | None = None
+    image: str | None = None
+    bio: str | None = None
+    website: str | None = None
+    location: str | None = None
+    banned: bool | None = None
+    banned_at: _dt.datetime | None = None
+    rate_limit_class: str | None = None
+    staff: bool | None = None
+    is_subscriber: bool | None = None
+
+
+class Node(_Model, frozen=True):
+    """One block of a glif's graph. ``type`` and ``params`` stay open so unknown blocks survive."""
+
+    name: str
+    type: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Graph(_Model, frozen=True):
+    nodes: list[Node] = msgspec.field(default_factory=list)
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+
+class Counts(_Model, frozen=True):
+    """The ``_count`` object of a glif; the 2023 shape has only ``likes``."""
+
+    likes: int | None = None
+    comments: int | None = None
+
+
+class Glif(_Model, frozen=True):
+    """A glif (workflow). ``data`` holds the graph when the API included it."""
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    created_at: _dt.datetime | None = None
+    updated_at: _dt.datetime | None = None
+    published_at: _dt.datetime | None = None
+    featured_at: _dt.datetime | None = None
+    output: str | None = None
+    output_type: str | None = None
+    forked_from_id: str | None = None
+    user_id: str | None = None
+    user: User | None = None
+    completed_spell_run_count: int | None = None
+    average_duration: float | None = None
+    count: Counts | None = msgspec.field(default=None, name="_count")
+    like_count: int | None = None
+    comment_count: int | None = None
+    spheres: list[Any] | None = None
+    spell_tags: list[Any] | None = None
+    data: Graph | None = None
+
+    @property
+    def likes(self) -> int | None:
+        """Likes from either ``_count.likes`` or ``likeCount``, whichever the API sent."""
+        if self.count is not None and self.count.likes is not None:
+            return self.count.likes
+        return self.like_count
+
+    @property
+    def comments(self) -> int | None:
+        """Comments from either ``_count.comments`` or ``commentCount``."""
+        if self.count is not None and self.count.comments is not None:
+            return self.count.comments
+        return self.comment_count
+
+    @property
+    def graph(self) -> Graph | None:
+        return self.data
+
+
+class RunSpell(_Model, frozen=True):
+    """The summary of the glif a run belongs to (``spell`` is the API's old name for a glif)."""
+
+    id: str
+    name: str | None = None
+    output: str | None = None
+    output_type: str | None = None
+    user: User | None = None
+
+
+class Run(_Model, frozen=True):
+    """A public run of a glif, as listed by ``/api/runs``."""
+
+    id: str
+    created_at: _dt.datetime | None = None
+    updated_at: _dt.datetime | None = None
+    started_at: _dt.datetime | None = None
+    completed_at: _dt.datetime | None = None
+    output: str | None = None
+    output_type: str | None = None
+    user_id: str | None = None
+    spell_id: str | None = None
+    total_duration: float | None = None
+    public: bool | None = None
+    visibility: str | None = None
+    client_type: str | None = None
+    inputs: dict[str, Any] | None = None
+    output_image_width: float | None = None
+    output_image_height: float | None = None
+    deleted: bool | None = None
+    deletion_reason: str | None = None
+    total_selling_price_credits: Decimal | None = None
+    like_count: int | None = None
+    comment_count: int | None = None
+    user: User | None = None
+    spell: RunSpell | None = None
+
+    @property
+    def glif_id(self) -> str | None:
+        return self.spell_id if self.spell_id is not None else (self.spell.id if self.spell else None)
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.total_selling_price_credits
+
+
+class Sphere(_Model, frozen=True):
+    """A staff-curated collection of glifs. ``glifs`` is set when the API sent them along."""
+
+    id: str
+    name: str | None = None
+    slug: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+    created_at: _dt.datetime | None = None
+    updated_at: _dt.datetime | None = None
+    glifs: list[Glif] | None = None
+    # The API's old word for glifs; a sphere object may carry its glifs under either key.
+    spells: list[Glif] | None = None
+
+    @property
+    def items(self) -> list[Glif]:
+        return self.glifs if self.glifs is not None else (self.spells or [])
+
+
+class Credits(_Model, frozen=True):
+    remaining: float | None = None
+    limit: float | None = None
+    label: str | None = None
+
+
+class Me(_Model, frozen=True):
+    """``/api/me``: the token's user and its credits."""
+
+    user: User
+    credits: Credits | None = None
+
+
+class OutputFull(_Model, frozen=True):
+    """The typed output of a run: ``type`` (TEXT, IMAGE, AUDIO, VIDEO, JSON, HTML) and ``value``."""
+
+    type: str | None = None
+    value: str | None = None
+
+
+class RunResult(_Model, frozen=True):
+    """The Simple API's answer to a run. ``error`` set means the run failed."""
+
+    id: str | None = None
+    inputs: dict[str, Any] | None = None
+    output: str | None = None
+    output_full: OutputFull | None = None
+    price: Decimal | None = None
+    nodes: list[Any] | None = None
+    error: str | None = None
+    # 2023 legacy shape: {"input": ..., "output": ...}
+    input: str | list[Any] | dict[str, Any] | None = None
+
+
+T = TypeVar("T")
+
+
+class _Decoders(Generic[T]):
+    """A JSON decoder for ``T`` and for ``list[T]``, built once."""
+
+    def __init__(self, tp: type[T]) -> None:
+        self.one: Final = msgspec.json.Decoder(tp)
+        self.many: Final = msgspec.json.Decoder(list[tp])  # type: ignore[valid-type]
+
+
+GLIF: Final = _Decoders(Glif)
+RUN: Final = _Decoders(Run)
+USER: Final = _Decoders(User)
+SPHERE: Final = _Decoders(Sphere)
+ME: Final = msgspec.json.Decoder(Me)
+RUN_RESULT: Final = msgspec.json.Decoder(RunResult)
+ANY: Final = msgspec.json.Decoder()
+ENCODER: Final = msgspec.json.Encoder()

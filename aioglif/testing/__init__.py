@@ -1,0 +1,14 @@
+"""Testing support: a fake Glif server with synthetic data and fault injection.
+
+Use it in your own tests::
+
+    async with FakeGlifServer(FakeData.generate(glifs=50)) as server:
+        async with GlifClient(server.token, api_url=server.api_url,
+                              simple_api_url=server.simple_api_url) as client:
+            ...
+"""
+
+from ._data import FakeData, iso
+from ._server import FakeGlifServer, Fault, Faults, RecordedRequest
+
+__all__ = ["FakeData", "FakeGlifServer", "Fault", "Faults", "RecordedRequest", "iso"]
