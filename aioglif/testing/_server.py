@@ -117,6 +117,8 @@ class FakeGlifServer:
             first = next(iter(self.data.users), None)
             self.tokens = {"fake-token": first} if first else {}
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0  # most requests handled at once: checks a client's concurrency cap
         self._script: deque[tuple[str | None, Fault]] = deque()
         self._buckets: dict[str, _Bucket] = {}
         self._rng = random.Random(self.faults.seed)
@@ -227,6 +229,14 @@ class FakeGlifServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._serve(request, handler)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         auth = request.headers.get("Authorization")
         rec = RecordedRequest(
             request.method, request.path, dict(request.query), auth, await request.read(), time.monotonic()

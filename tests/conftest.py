@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aioglif import GlifClient, RetryPolicy
+from aioglif.testing import FakeData, FakeGlifServer
+
+# Fast retries: the tests check how often and when we retry, not how long real backoff takes.
+FAST_RETRY = RetryPolicy(attempts=4, initial=0.01, maximum=0.05, max_elapsed=20.0)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def dataset() -> FakeData:
+    return FakeData.generate(seed=7, users=8, glifs=120, runs=900, spheres=3)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeGlifServer]:
+    # A fresh dataset per test: some tests create glifs and runs.
+    data = FakeData.generate(seed=7, users=8, glifs=120, runs=900, spheres=3)
+    async with FakeGlifServer(data) as srv:
+        yield srv
+
+
+def make_client(server: FakeGlifServer, **kwargs: object) -> GlifClient:
+    options: dict[str, object] = {
+        "api_url": server.api_url,
+        "simple_api_url": server.simple_api_url,
+        "rate": None,
+        "retry": FAST_RETRY,
+    }
+    options.update(kwargs)
+    token = options.pop("token", server.token)
+    return GlifClient(token, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(server: FakeGlifServer) -> AsyncIterator[GlifClient]:
+    async with make_client(server) as c:
+        yield c
