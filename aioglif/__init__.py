@@ -13,6 +13,7 @@ from ._errors import (
     RunFailedError,
     ServerError,
     TimeoutError,
+    TooManyRedirects,
     TransportError,
 )
 from ._http import Stats
@@ -67,6 +68,7 @@ __all__ = [
     "TimeoutError",
     "Timeouts",
     "Token",
+    "TooManyRedirects",
     "TransportError",
     "User",
     "__version__",

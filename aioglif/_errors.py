@@ -5,7 +5,8 @@
     GlifError
     ├── TransportError                 the request got no HTTP answer
     │   ├── ConnectError               connection could not be made (the request was not sent)
-    │   └── TimeoutError               connect or read timed out (also a builtin TimeoutError)
+    │   ├── TimeoutError               connect or read timed out (also a builtin TimeoutError)
+    │   └── TooManyRedirects           a redirect loop, or a redirect we refuse to follow
     ├── APIStatusError                 the server answered with a non-2xx status
     │   ├── AuthenticationError        401
     │   ├── PermissionDeniedError      403
@@ -39,6 +40,7 @@ __all__ = [
     "RunFailedError",
     "ServerError",
     "TimeoutError",
+    "TooManyRedirects",
     "TransportError",
 ]
 
@@ -95,6 +97,10 @@ class ConnectError(TransportError):
 
 class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - mirrors httpx naming
     """Connecting or reading took longer than the configured timeout."""
+
+
+class TooManyRedirects(TransportError):
+    """More redirects than ``max_redirects``, or one to a URL that is not http(s). Not retried."""
 
 
 class APIStatusError(GlifError):

@@ -244,14 +244,14 @@ class Transport:
             # The response was released on leaving the block above, so its connection is free.
             target = current.join(URL(location))
             if target.scheme not in ("http", "https"):
-                raise e.TransportError(
+                raise e.TooManyRedirects(
                     f"refusing a redirect to {target.scheme!r} URL", method=method, url=str(current)
                 )
             params = None  # the Location carries its own query
             if status == 303 or (status in (301, 302) and method != "GET"):
                 method, payload = "GET", None
             self.stats.redirects += 1
-        raise e.TransportError(
+        raise e.TooManyRedirects(
             f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
         )
 

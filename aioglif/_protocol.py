@@ -119,6 +119,8 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str)
 
 def should_retry(error: e.GlifError, safety: Safety) -> bool:
     """Whether a failed attempt may be repeated, given how safe repeating the request is."""
+    if isinstance(error, e.TooManyRedirects):
+        return False
     if isinstance(error, e.TransportError):
         return not error.request_sent or safety is Safety.IDEMPOTENT
     if isinstance(error, e.APIStatusError):

@@ -76,6 +76,7 @@ def test_status_error_redacts_a_secret_echoed_by_the_server() -> None:
         (g.TransportError("reset"), Safety.IDEMPOTENT, True),
         (g.TransportError("reset"), Safety.UNSTARTED, False),
         (g.TransportError("reset"), Safety.UNSENT, False),
+        (g.TooManyRedirects("loop"), Safety.IDEMPOTENT, False),
         (g.TimeoutError("read"), Safety.UNSTARTED, False),
         (g.TimeoutError("connect", request_sent=False), Safety.UNSTARTED, True),
         (g.ServerError("x", status=503), Safety.IDEMPOTENT, True),

@@ -29,6 +29,8 @@ from ._data import FakeData, Record, iso
 __all__ = ["Fault", "FakeGlifServer", "Faults", "RecordedRequest"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Newer aiohttp warns about plain string keys in request storage.
+_USER: Any = web.RequestKey("user", object) if hasattr(web, "RequestKey") else "user"
 _INPUT_TYPES = ("TextInputBlock", "MultipickBlock", "ImageInputBlock")
 
 
@@ -268,7 +270,7 @@ class FakeGlifServer:
         if auth is not None and (token is None or token not in (self.tokens or {})):
             rec.status = 401
             return _error(401, "Invalid API token")
-        request["user"] = self.data.users.get((self.tokens or {})[token]) if token else None
+        request[_USER] = self.data.users.get((self.tokens or {})[token]) if token else None
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -285,7 +287,7 @@ class FakeGlifServer:
     # --- REST handlers ---------------------------------------------------------------------
 
     async def _glifs(self, request: web.Request) -> web.Response:
-        q, d, user = request.query, self.data, request["user"]
+        q, d, user = request.query, self.data, request[_USER]
         graph = q.get("includes") == "spells.data"
         if "id" in q:
             g = d.glif_by_id.get(q["id"])
@@ -308,7 +310,7 @@ class FakeGlifServer:
         return _array([d.glif_json(g, graph=graph) for g in _page(request, items)])
 
     async def _create_glif(self, request: web.Request) -> web.Response:
-        user = request["user"]
+        user = request[_USER]
         if user is None:
             return _error(401, "Unauthorized: a token is required")
         try:
@@ -337,7 +339,7 @@ class FakeGlifServer:
         q, d = request.query, self.data
         if "id" in q:
             run = d.run_by_id.get(q["id"])
-            user = request["user"]
+            user = request[_USER]
             visible = run is not None and (
                 run.get("visibility") == "PUBLIC" or (user and user["id"] == run["userId"])
             )
@@ -362,7 +364,7 @@ class FakeGlifServer:
         return web.json_response(found)
 
     async def _me(self, request: web.Request) -> web.Response:
-        user = request["user"]
+        user = request[_USER]
         if user is None:
             return _error(401, "Unauthorized: a token is required")
         remaining = self.data.credits.get(user["id"], Decimal(0))
@@ -392,7 +394,7 @@ class FakeGlifServer:
     # --- the Simple API --------------------------------------------------------------------
 
     async def _run(self, request: web.Request) -> web.Response:
-        user = request["user"]
+        user = request[_USER]
         if user is None:
             return _error(401, "Unauthorized: the Simple API requires an API token")
         try:
