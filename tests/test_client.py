@@ -132,10 +132,12 @@ async def test_spheres_in_either_response_shape(server: FakeGlifServer, shape: s
 
 
 async def test_create_glif_draft_and_published(client: g.GlifClient, server: FakeGlifServer) -> None:
-    graph = g.Graph(nodes=[
-        g.Node(name="q", type="TextInputBlock", params={"label": "q", "value": "hi"}),
-        g.Node(name="a", type="GPTBlock", params={"prompt": "{q}", "maxTokens": 100}),
-    ])
+    graph = g.Graph(
+        nodes=[
+            g.Node(name="q", type="TextInputBlock", params={"label": "q", "value": "hi"}),
+            g.Node(name="a", type="GPTBlock", params={"prompt": "{q}", "maxTokens": 100}),
+        ]
+    )
     draft = await client.create_glif("my glif", description="d", graph=graph)
     assert draft.name == "my glif" and draft.published_at is None and draft.data == graph
     sent = server.requests[-1]
@@ -162,7 +164,11 @@ async def test_create_glif_rejections(client: g.GlifClient, server: FakeGlifServ
 
 async def test_run_glif_named_and_positional(client: g.GlifClient, server: FakeGlifServer) -> None:
     glif = server.data.public_glifs[0]
-    names = [n["name"] for n in glif["data"]["nodes"] if n["type"] in ("TextInputBlock", "MultipickBlock", "ImageInputBlock")]
+    names = [
+        n["name"]
+        for n in glif["data"]["nodes"]
+        if n["type"] in ("TextInputBlock", "MultipickBlock", "ImageInputBlock")
+    ]
     result = await client.run_glif(glif["id"], {names[0]: "hello"}, visibility="PUBLIC")
     assert result.id == glif["id"] and result.inputs is not None and result.inputs[names[0]] == "hello"
     assert isinstance(result.price, Decimal) and result.output_full is not None
@@ -184,7 +190,9 @@ async def test_run_failures_are_run_failed_errors(client: g.GlifClient, server: 
 
 
 async def test_strict_mode_reports_missing_inputs(client: g.GlifClient, server: FakeGlifServer) -> None:
-    glif = next(x for x in server.data.public_glifs if sum("Input" in n["type"] for n in x["data"]["nodes"]) >= 2)
+    glif = next(
+        x for x in server.data.public_glifs if sum("Input" in n["type"] for n in x["data"]["nodes"]) >= 2
+    )
     assert (await client.run_glif(glif["id"], {})).inputs  # defaults fill in
     with pytest.raises(g.RunFailedError, match="strict"):
         await client.run_glif(glif["id"], {}, strict=True)

@@ -88,7 +88,10 @@ def test_glif_sample_values() -> None:
     assert glif.likes == 0 and glif.comments is None  # the 2023 _count has only likes
     assert glif.user is not None and glif.user.username == "tanaki"
     assert glif.data is not None and [n.type for n in glif.data.nodes] == [
-        "TextInputBlock", "GlifBlock", "GlifBlock", "GPTBlock",
+        "TextInputBlock",
+        "GlifBlock",
+        "GlifBlock",
+        "GPTBlock",
     ]
     gpt = glif.data.node("text1")
     assert gpt is not None and gpt.params["maxTokens"] == 500
@@ -101,7 +104,9 @@ def test_counts_in_either_form() -> None:
 
 
 def test_prices_are_decimals() -> None:
-    result = msgspec.json.decode((SAMPLES / "simple-api-run.docs-example-2025.json").read_bytes(), type=RunResult)
+    result = msgspec.json.decode(
+        (SAMPLES / "simple-api-run.docs-example-2025.json").read_bytes(), type=RunResult
+    )
     assert result.price == Decimal("2.1000875")
     run = msgspec.json.decode(b'{"id": "r", "totalSellingPriceCredits": "0.1", "spellId": "g"}', type=m.Run)
     assert run.price == Decimal("0.1") and run.glif_id == "g"
@@ -122,8 +127,10 @@ def test_real_run_results() -> None:
 
 
 def test_nulls_everywhere_optional_decode() -> None:
-    body = b'{"id": "g", "name": null, "description": null, "user": {"id": "u", "image": null},' \
-           b' "averageDuration": null, "completedSpellRunCount": null, "data": null}'
+    body = (
+        b'{"id": "g", "name": null, "description": null, "user": {"id": "u", "image": null},'
+        b' "averageDuration": null, "completedSpellRunCount": null, "data": null}'
+    )
     glif = msgspec.json.decode(body, type=Glif)
     assert glif.user is not None and glif.user.image is None and glif.data is None
 

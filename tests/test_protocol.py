@@ -64,7 +64,9 @@ def test_status_error_message_without_json_body_is_an_excerpt() -> None:
 
 
 def test_status_error_redacts_a_secret_echoed_by_the_server() -> None:
-    err = p.status_error(401, b'{"error": "bad token glif_s3cr3t"}', method="GET", url="u", secret="glif_s3cr3t")
+    err = p.status_error(
+        401, b'{"error": "bad token glif_s3cr3t"}', method="GET", url="u", secret="glif_s3cr3t"
+    )
     assert "glif_s3cr3t" not in str(err) and "***" in str(err)
 
 

@@ -26,7 +26,13 @@ async def secret_server() -> FakeGlifServer:
 
 async def test_token_is_not_in_reprs() -> None:
     client = g.GlifClient(SECRET)
-    for text in (repr(client), str(client), repr(client.settings), str(client.settings), repr(client.settings.token)):
+    for text in (
+        repr(client),
+        str(client),
+        repr(client.settings),
+        str(client.settings),
+        repr(client.settings.token),
+    ):
         assert SECRET not in text
     assert "token=set" in repr(client)
     with pytest.raises(TypeError):
@@ -86,13 +92,13 @@ async def test_token_is_not_sent_to_unconfigured_hosts_at_all(secret_server: Fak
 
 
 def test_bad_settings_are_rejected_early() -> None:
-    for kwargs in (
-        {"api_url": "ftp://glif.app"},
-        {"api_url": "https://user:pw@glif.app/api"},
-        {"rate": 0},
-        {"max_in_flight": 0},
+    for kwargs, message in (
+        ({"api_url": "ftp://glif.app"}, "http"),
+        ({"api_url": "https://user:pw@glif.app/api"}, "credentials"),
+        ({"rate": 0}, "rate"),
+        ({"max_in_flight": 0}, "max_in_flight"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=message):
             g.GlifClient("t", **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="token"):
         g.GlifClient("")

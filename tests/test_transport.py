@@ -29,7 +29,9 @@ async def test_transient_statuses_are_retried_on_reads(
 
 
 @pytest.mark.parametrize("fault", [Fault.drop(), Fault.truncate(), Fault.invalid_json()])
-async def test_broken_answers_are_retried_on_reads(client: g.GlifClient, server: FakeGlifServer, fault: Fault) -> None:
+async def test_broken_answers_are_retried_on_reads(
+    client: g.GlifClient, server: FakeGlifServer, fault: Fault
+) -> None:
     server.inject(fault, path="/api/glifs")
     glif = await client.get_glif(server.data.public_glifs[0]["id"])
     assert glif.data is not None
@@ -175,10 +177,9 @@ async def test_the_limiter_keeps_under_a_server_rate_limit(server: FakeGlifServe
 async def test_without_the_limiter_the_same_listing_meets_429s_and_survives(server: FakeGlifServer) -> None:
     server.faults.rate_limit = 5.0
     policy = g.RetryPolicy(attempts=10, initial=0.05, maximum=0.5, max_elapsed=30)
-    async with make_client(server, rate=None, retry=policy) as client:
-        async with anyio.create_task_group() as tg:
-            for _ in range(4):
-                tg.start_soon(client.glifs(page_size=100).first_page)
+    async with make_client(server, rate=None, retry=policy) as client, anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(client.glifs(page_size=100).first_page)
     assert server.served(status=429), "the test should provoke the server's limit"
     assert client.stats.rate_limited == len(server.served(status=429))
     assert len(server.served("/api/glifs", status=200)) == 4
@@ -186,8 +187,7 @@ async def test_without_the_limiter_the_same_listing_meets_429s_and_survives(serv
 
 async def test_requests_in_flight_are_capped(server: FakeGlifServer) -> None:
     server.faults.latency = 0.1
-    async with make_client(server, max_in_flight=3) as client:
-        async with anyio.create_task_group() as tg:
-            for glif in server.data.public_glifs[:12]:
-                tg.start_soon(client.get_glif, glif["id"])
+    async with make_client(server, max_in_flight=3) as client, anyio.create_task_group() as tg:
+        for glif in server.data.public_glifs[:12]:
+            tg.start_soon(client.get_glif, glif["id"])
     assert server.peak_in_flight == 3
