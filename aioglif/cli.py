@@ -81,22 +81,26 @@ def _client(args: argparse.Namespace) -> GlifClient:
     )
 
 
-def _print(records: Sequence[msgspec.Struct], args: argparse.Namespace, columns: Sequence[str]) -> None:
+Columns = Sequence[tuple[str, str]]  # (header, attribute path)
+
+
+def _print(records: Sequence[msgspec.Struct], args: argparse.Namespace, columns: Columns) -> None:
     if args.json:
         enc = msgspec.json.Encoder()
         for r in records:
             sys.stdout.write(enc.encode(r).decode() + "\n")
         return
-    rows = [[_cell(r, c) for c in columns] for r in records]
+    headers = [header for header, _ in columns]
+    rows = [[_cell(r, path) for _, path in columns] for r in records]
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:  # the core install has no rich: plain tab-separated lines
-        print("\t".join(columns))
+        print("\t".join(headers))
         for row in rows:
             print("\t".join(row))
         return
-    table = Table(*columns)
+    table = Table(*headers)
     for row in rows:
         table.add_row(*row)
     Console().print(table)
@@ -112,11 +116,25 @@ def _cell(record: Any, column: str) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-_COLUMNS = {
-    m.Glif: ("id", "name", "user.username", "created_at", "completed_spell_run_count", "likes"),
-    m.Run: ("id", "spell.name", "user.username", "created_at", "output_type", "price"),
-    m.User: ("id", "username", "name"),
-    m.Sphere: ("id", "slug", "name"),
+_COLUMNS: dict[type, Columns] = {
+    m.Glif: (
+        ("id", "id"),
+        ("name", "name"),
+        ("user", "user.username"),
+        ("created", "created_at"),
+        ("runs", "completed_spell_run_count"),
+        ("likes", "likes"),
+    ),
+    m.Run: (
+        ("id", "id"),
+        ("glif", "spell.name"),
+        ("user", "user.username"),
+        ("created", "created_at"),
+        ("output", "output_type"),
+        ("price", "price"),
+    ),
+    m.User: (("id", "id"), ("username", "username"), ("name", "name")),
+    m.Sphere: (("id", "id"), ("slug", "slug"), ("name", "name")),
 }
 
 
