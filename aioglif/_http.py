@@ -52,6 +52,12 @@ class Stats:
 
 
 _Sent = tuple[int, Mapping[str, str], bytes, str]
+HeaderHook = Callable[[Mapping[str, str]], None]
+
+
+def _bump(sinks: tuple[Stats, ...], name: str, n: int = 1) -> None:
+    for sink in sinks:
+        setattr(sink, name, getattr(sink, name) + n)
 
 
 class Transport:
@@ -108,16 +114,25 @@ class Transport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         read_timeout: float | None = None,
+        stats: Stats | None = None,
+        on_headers: HeaderHook | None = None,
     ) -> T:
-        """Send, retrying what ``safety`` allows within the retry policy, and decode the body."""
+        """Send, retrying what ``safety`` allows within the retry policy, and decode the body.
+
+        ``stats`` is counted into besides the client's own (a listing's counters);
+        ``on_headers`` sees the headers of the answer that is returned.
+        """
         policy = self._settings.retry
+        sinks = (self.stats,) if stats is None else (self.stats, stats)
         start = anyio.current_time()
         deadline = start + policy.max_elapsed
         for attempt in range(1, policy.attempts + 1):
             try:
-                return await self._attempt(method, url, params, json, decoder, read_timeout, deadline)
+                return await self._attempt(
+                    method, url, params, json, decoder, read_timeout, deadline, sinks, on_headers
+                )
             except e.GlifError as err:
-                self.stats.errors += 1
+                _bump(sinks, "errors")
                 retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
                 if isinstance(err, e.RateLimitedError):
                     # Everyone waits, not only this request: the limit is the client's, not ours.
@@ -127,7 +142,7 @@ class Transport:
                 wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
                 if not policy.allows(attempt, anyio.current_time() - start, wait):
                     raise
-                self.stats.retries += 1
+                _bump(sinks, "retries")
                 log.info(
                     "retrying %s %s in %.2fs after %s (attempt %d of %d)",
                     method,
@@ -150,6 +165,8 @@ class Transport:
         decoder: Callable[[bytes], T],
         read_timeout: float | None,
         deadline: float,
+        sinks: tuple[Stats, ...],
+        on_headers: HeaderHook | None,
     ) -> T:
         if self._slots is None or self._session is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
@@ -157,11 +174,16 @@ class Transport:
             await self._wait_for_pause(method, url, deadline)
             if self._limiter is not None:
                 await self._limiter.acquire()
-            status, headers, body, final_url = await self._send(method, url, params, payload, read_timeout)
+            status, headers, body, final_url = await self._send(
+                method, url, params, payload, read_timeout, sinks
+            )
         if 200 <= status < 300:
-            return decode(decoder, body, method=method, url=final_url)
+            result = decode(decoder, body, method=method, url=final_url)
+            if on_headers is not None:
+                on_headers(headers)
+            return result
         if status == 429:
-            self.stats.rate_limited += 1
+            _bump(sinks, "rate_limited")
         raise status_error(
             status,
             body,
@@ -203,6 +225,7 @@ class Transport:
         params: Mapping[str, str] | None,
         payload: Any,
         read_timeout: float | None,
+        sinks: tuple[Stats, ...],
     ) -> _Sent:
         assert self._session is not None
         extra: dict[str, Any] = {}
@@ -215,7 +238,7 @@ class Transport:
         for _hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
             headers = self._headers(str(target), data is not None)
-            self.stats.requests += 1
+            _bump(sinks, "requests")
             try:
                 async with self._session.request(
                     method,
@@ -229,7 +252,7 @@ class Transport:
                     location = resp.headers.get("Location")
                     if resp.status not in REDIRECT_STATUSES or location is None:
                         body = await resp.read()
-                        self.stats.bytes_received += len(body)
+                        _bump(sinks, "bytes_received", len(body))
                         log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(body))
                         return resp.status, resp.headers, body, str(resp.url)
                     status, current = resp.status, resp.url
@@ -250,7 +273,7 @@ class Transport:
             params = None  # the Location carries its own query
             if status == 303 or (status in (301, 302) and method != "GET"):
                 method, payload = "GET", None
-            self.stats.redirects += 1
+            _bump(sinks, "redirects")
         raise e.TooManyRedirects(
             f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
         )

@@ -43,6 +43,19 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP-date header (``Date``) as seconds since the epoch, or None."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
 def _message_from_body(body: bytes) -> str | None:
     try:
         data = msgspec.json.decode(body)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Final
 
 import aiohttp
+import anyio
 import msgspec
 
 from . import _errors as e
@@ -20,11 +22,12 @@ from ._protocol import (
     check_id,
     exactly_one,
     first_or_not_found,
+    parse_http_date,
     query,
     run_body,
 )
 from ._retry import RetryPolicy, Safety
-from .pagination import AsyncPaginator
+from .pagination import AsyncPaginator, Fetched
 
 __all__ = ["GlifClient"]
 
@@ -83,6 +86,7 @@ class GlifClient:
         retry: RetryPolicy | None = None,
         rate: float | None = 10.0,
         max_in_flight: int = 16,
+        page_concurrency: int = 8,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.settings = Settings.from_args(
@@ -94,8 +98,13 @@ class GlifClient:
             rate=rate,
             max_in_flight=max_in_flight,
         )
+        if isinstance(page_concurrency, bool) or page_concurrency < 1:
+            raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
+        self.page_concurrency = page_concurrency
         self._transport = Transport(self.settings, session)
         self._state = _State.UNOPENED
+        self._stack = AsyncExitStack()
+        self._tasks: anyio.abc.TaskGroup | None = None
 
     def __repr__(self) -> str:
         s = self.settings
@@ -106,6 +115,8 @@ class GlifClient:
         if self._state is not _State.UNOPENED:
             raise RuntimeError("a GlifClient can be opened only once")
         await self._transport.open()
+        # Listings fetch their pages in this task group: structured, and outliving no client.
+        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
         self._state = _State.OPEN
         return self
 
@@ -119,7 +130,13 @@ class GlifClient:
 
     async def aclose(self) -> None:
         if self._state is _State.OPEN:
-            await self._transport.close()
+            self._state = _State.CLOSED
+            if self._tasks is not None:
+                self._tasks.cancel_scope.cancel()
+            try:
+                await self._stack.aclose()
+            finally:
+                await self._transport.close()
         self._state = _State.CLOSED
 
     @property
@@ -144,13 +161,53 @@ class GlifClient:
         q = "&".join(f"{k}={v}" for k, v in params.items())
         return f"{self.settings.api_url}{path}?{q}"
 
-    def _paginate(
-        self, path: str, params: dict[str, str], decoder: Any, page_size: int, max_items: int | None
-    ) -> AsyncPaginator[Any]:
-        async def fetch(page: int, limit: int) -> list[Any]:
-            return list(await self._get(path, {**params, "page": str(page), "limit": str(limit)}, decoder))
+    def _spawn(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._check_open()
+        assert self._tasks is not None
+        self._tasks.start_soon(task)
 
-        return AsyncPaginator(fetch, key=lambda item: item.id, page_size=page_size, max_items=max_items)
+    def _paginate(
+        self,
+        path: str,
+        params: dict[str, str],
+        decoder: Any,
+        page_size: int,
+        max_items: int | None,
+        concurrency: int | None = None,
+        ordered: bool = True,
+        expected: int | None = None,
+    ) -> AsyncPaginator[Any]:
+        url = f"{self.settings.api_url}{path}"
+
+        async def fetch(page: int, limit: int, stats: Stats) -> Fetched[Any]:
+            self._check_open()
+            served: list[float | None] = [None]
+
+            def on_headers(headers: Mapping[str, str]) -> None:
+                served[0] = parse_http_date(headers.get("Date"))
+
+            items = await self._transport.request(
+                "GET",
+                url,
+                params={**params, "page": str(page), "limit": str(limit)},
+                decoder=decoder,
+                safety=Safety.IDEMPOTENT,
+                stats=stats,
+                on_headers=on_headers,
+            )
+            return Fetched(list(items), served[0])
+
+        return AsyncPaginator(
+            fetch,
+            spawn=self._spawn,
+            key=_id,
+            created=_created_at,
+            page_size=page_size,
+            max_items=max_items,
+            concurrency=concurrency or self.page_concurrency,
+            ordered=ordered,
+            expected=expected,
+        )
 
     # --- glifs -----------------------------------------------------------------------------
 
@@ -170,11 +227,15 @@ class GlifClient:
         include_graph: bool = False,
         page_size: int = 100,
         max_items: int | None = None,
+        concurrency: int | None = None,
+        ordered: bool = True,
     ) -> AsyncPaginator[m.Glif]:
         """Public glifs, newest first: all, featured, a user's, or matching a search."""
         at_most_one("glifs()", username=username, user_id=user_id)
         params = _query_glifs(featured, username, user_id, query, include_graph)
-        return self._paginate("/glifs", params, m.GLIF.many.decode, page_size, max_items)
+        return self._paginate(
+            "/glifs", params, m.GLIF.many.decode, page_size, max_items, concurrency, ordered
+        )
 
     async def create_glif(
         self,
@@ -221,11 +282,20 @@ class GlifClient:
         user_id: str | None = None,
         page_size: int = 100,
         max_items: int | None = None,
+        concurrency: int | None = None,
+        ordered: bool = True,
+        expected: int | None = None,
     ) -> AsyncPaginator[m.Run]:
-        """Public runs, newest first: of one glif, or of one user."""
+        """Public runs, newest first: of one glif, or of one user.
+
+        ``expected`` (a glif's ``completed_spell_run_count``) plans the pages at once; 0 sends
+        no request at all.
+        """
         at_most_one("runs()", glif_id=glif_id, username=username, user_id=user_id)
         params = query(glifId=glif_id, username=username, userId=user_id)
-        return self._paginate("/runs", params, m.RUN.many.decode, page_size, max_items)
+        return self._paginate(
+            "/runs", params, m.RUN.many.decode, page_size, max_items, concurrency, ordered, expected
+        )
 
     async def run_glif(
         self,
@@ -278,9 +348,11 @@ class GlifClient:
 
     # --- spheres ---------------------------------------------------------------------------
 
-    def spheres(self, *, page_size: int = 100, max_items: int | None = None) -> AsyncPaginator[m.Sphere]:
+    def spheres(
+        self, *, page_size: int = 100, max_items: int | None = None, concurrency: int | None = None
+    ) -> AsyncPaginator[m.Sphere]:
         """The public spheres (staff-curated collections)."""
-        return self._paginate("/spheres", {}, m.SPHERE.many.decode, page_size, max_items)
+        return self._paginate("/spheres", {}, m.SPHERE.many.decode, page_size, max_items, concurrency)
 
     async def get_sphere(
         self, *, slug: str | None = None, id: str | None = None, include_graph: bool = False
@@ -310,6 +382,8 @@ class GlifClient:
         include_graph: bool = False,
         page_size: int = 100,
         max_items: int | None = None,
+        concurrency: int | None = None,
+        ordered: bool = True,
     ) -> AsyncPaginator[m.Glif]:
         """The glifs of a sphere, whichever shape the API answers in."""
         key, value = exactly_one("sphere_glifs()", slug=slug, id=id)
@@ -318,7 +392,15 @@ class GlifClient:
         def glifs_only(body: bytes) -> list[m.Glif]:
             return _sphere_shape(body)[1]
 
-        return self._paginate("/spheres", params, glifs_only, page_size, max_items)
+        return self._paginate("/spheres", params, glifs_only, page_size, max_items, concurrency, ordered)
+
+
+def _id(item: Any) -> str:
+    return item.id  # type: ignore[no-any-return]
+
+
+def _created_at(item: Any) -> _dt.datetime | None:
+    return getattr(item, "created_at", None)
 
 
 def _query_glifs(

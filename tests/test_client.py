@@ -33,7 +33,7 @@ async def test_unknown_ids_raise_not_found(client: g.GlifClient) -> None:
 
 
 async def test_glifs_lists_all_public_newest_first(client: g.GlifClient, server: FakeGlifServer) -> None:
-    glifs = await client.glifs(page_size=50).collect()
+    glifs = await client.glifs(page_size=50, concurrency=1).collect()
     assert [x.id for x in glifs] == [x["id"] for x in server.data.public_glifs]
     assert all(x.data is None for x in glifs)
     pages = [r.query["page"] for r in server.served("/api/glifs")]

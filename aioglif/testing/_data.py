@@ -360,7 +360,7 @@ class FakeData:
         """A new glif at the head of the lists (newest), as if published just now."""
         user = self.users[user_id] if user_id else next(iter(self.users.values()))
         newest = max((g["createdAt"] for g in self.glifs), default=iso(_EPOCH))
-        moment = at or datetime.fromisoformat(newest.replace("Z", "+00:00")) + timedelta(seconds=1)
+        moment = at or _now_after(newest)
         glif = self._make_glif(user, moment, draft=not published)
         if graph is not None:
             glif["data"] = {"nodes": graph}
@@ -378,11 +378,16 @@ class FakeData:
         glif = self.glif_by_id[glif_id]
         user = self.users[user_id] if user_id else next(iter(self.users.values()))
         newest = max((r["createdAt"] for r in self.runs), default=iso(_EPOCH))
-        at = datetime.fromisoformat(newest.replace("Z", "+00:00")) + timedelta(seconds=1)
-        run = self.make_run(glif, user, public=public, at=at, **fields)
+        run = self.make_run(glif, user, public=public, at=_now_after(newest), **fields)
         self.runs.insert(0, run)
         self.reindex()
         return run
+
+
+def _now_after(newest: str) -> datetime:
+    """The wall-clock time, as a real server stamps new records, but never before the newest."""
+    floor = datetime.fromisoformat(newest.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return max(datetime.now(timezone.utc), floor)
 
 
 def _user_summary(user: Record) -> Record:

@@ -39,6 +39,7 @@ class Faults:
     """Random faults, applied to every request; change them while the server runs."""
 
     latency: float = 0.0  # seconds added before each answer
+    latency_jitter: float = 0.0  # plus up to this many seconds more, at random: answers reorder
     run_latency: float = 0.0  # seconds a Simple API run takes
     rate_limit: float | None = None  # requests per second per token (or per client without one)
     burst: int = 1  # requests the rate limit lets through at once
@@ -53,11 +54,12 @@ class Faults:
 class Fault:
     """A scripted fault for the next matching request (see :meth:`FakeGlifServer.inject`)."""
 
-    kind: Literal["status", "drop", "truncate", "invalid_json", "redirect"]
+    kind: Literal["status", "drop", "truncate", "invalid_json", "redirect", "delay"]
     status: int = 503
     retry_after: str | None = None
     location: str | None = None
     body: bytes | None = None
+    seconds: float = 0.0
 
     @classmethod
     def answer(
@@ -80,6 +82,11 @@ class Fault:
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Fault:
         return cls("redirect", status, location=location)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Answer normally, but only after ``seconds``: reorders concurrent answers on purpose."""
+        return cls("delay", seconds=seconds)
 
 
 @dataclass
@@ -121,7 +128,7 @@ class FakeGlifServer:
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.peak_in_flight = 0  # most requests handled at once: checks a client's concurrency cap
-        self._script: deque[tuple[str | None, Fault]] = deque()
+        self._script: deque[tuple[str | None, Mapping[str, str] | None, Fault]] = deque()
         self._buckets: dict[str, _Bucket] = {}
         self._rng = random.Random(self.faults.seed)
         self._runner: web.AppRunner | None = None
@@ -179,9 +186,10 @@ class FakeGlifServer:
 
     # --- faults and records ----------------------------------------------------------------
 
-    def inject(self, *faults: Fault, path: str | None = None) -> None:
-        """Script faults for the next requests whose path starts with ``path`` (any, if None)."""
-        self._script.extend((path, f) for f in faults)
+    def inject(self, *faults: Fault, path: str | None = None, query: Mapping[str, str] | None = None) -> None:
+        """Script faults for the next requests whose path starts with ``path`` (any, if None)
+        and whose query holds the ``query`` items (e.g. ``{"page": "2"}``)."""
+        self._script.extend((path, query, f) for f in faults)
 
     def served(self, path: str | None = None, *, status: int | None = None) -> list[RecordedRequest]:
         """The recorded requests, optionally only those to ``path`` or answered ``status``."""
@@ -191,9 +199,11 @@ class FakeGlifServer:
             if (path is None or r.path == path) and (status is None or r.status == status)
         ]
 
-    def _take_fault(self, path: str) -> Fault | None:
-        for i, (prefix, fault) in enumerate(self._script):
-            if prefix is None or path.startswith(prefix):
+    def _take_fault(self, path: str, query: Mapping[str, str]) -> Fault | None:
+        for i, (prefix, want, fault) in enumerate(self._script):
+            if (prefix is None or path.startswith(prefix)) and all(
+                query.get(k) == v for k, v in (want or {}).items()
+            ):
                 del self._script[i]
                 return fault
         f, rng = self.faults, self._rng
@@ -249,11 +259,16 @@ class FakeGlifServer:
         if wait is not None:
             rec.status, rec.fault = 429, "rate_limit"
             return _error(429, "Too many requests", self._retry_after_header(wait))
-        if self.faults.latency:
-            await asyncio.sleep(self.faults.latency)
-        fault = self._take_fault(request.path)
+        f = self.faults
+        if f.latency or f.latency_jitter:
+            await asyncio.sleep(
+                f.latency + (self._rng.uniform(0, f.latency_jitter) if f.latency_jitter else 0)
+            )
+        fault = self._take_fault(request.path, request.query)
         if fault is not None:
             rec.fault = fault.kind
+            if fault.kind == "delay":
+                await asyncio.sleep(fault.seconds)
             if fault.kind == "drop":
                 _close(request)
                 return web.Response(status=500)  # never reaches the client
