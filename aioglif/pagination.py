@@ -33,6 +33,8 @@ __all__ = ["AsyncPaginator", "Fetched", "ListingStats", "Page"]
 
 T = TypeVar("T")
 
+# Seconds a closing listing waits for its cancelled fetches to unwind.
+_CLOSE_TIMEOUT = 5.0
 # How many pages of the head to read, at most, when counting the items inserted during a listing.
 _MAX_HEAD_PAGES = 20
 # How many pages to re-read, at most, past one suspect boundary before giving up on its anchor.
@@ -137,6 +139,7 @@ class AsyncPaginator(Generic[T]):
         self.verify = verify
         self._first = first_page
         self.stats = ListingStats()
+        self.in_flight = 0  # page fetches running now, across this paginator's iterations
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         if self.expected == 0:
@@ -146,7 +149,7 @@ class AsyncPaginator(Generic[T]):
             while (page := await listing.next_page()) is not None:
                 yield page
         finally:
-            listing.close()
+            await listing.aclose()
 
     async def __aiter__(self) -> AsyncGenerator[T, None]:
         async with aclosing(self.pages()) as pages:
@@ -205,6 +208,7 @@ class _Listing(Generic[T]):
         self.info: dict[int, PageInfo] = {}
         self.recovered: list[Page[T]] = []
         self.finished = False
+        self.live = 0  # fetch tasks of this listing still running
 
     # --- scheduling ------------------------------------------------------------------------
 
@@ -217,7 +221,16 @@ class _Listing(Generic[T]):
             slot: _Slot[T] = _Slot(n)
             self.slots[n] = slot
             self.next_to_schedule += 1
-            self.p._spawn(lambda slot=slot: self._run(slot))  # type: ignore[misc]
+            # Counted from the spawn, not from the task's start: closing must wait for both.
+            self.p.in_flight += 1
+            self.live += 1
+            try:
+                self.p._spawn(lambda slot=slot: self._run(slot))  # type: ignore[misc]
+            except BaseException:
+                self.p.in_flight -= 1
+                self.live -= 1
+                del self.slots[n]
+                raise
 
     async def _run(self, slot: _Slot[T]) -> None:
         try:
@@ -226,6 +239,8 @@ class _Listing(Generic[T]):
         except Exception as exc:  # kept for the consumer: never let it into the client's task group
             slot.error = exc
         finally:
+            self.p.in_flight -= 1
+            self.live -= 1
             slot.received = anyio.current_time()
             slot.done = True
             if slot.result is None and slot.error is None and not slot.scope.cancel_called:
@@ -245,6 +260,16 @@ class _Listing(Generic[T]):
         for slot in self.slots.values():
             slot.scope.cancel()
         self.slots.clear()
+
+    async def aclose(self) -> None:
+        """Cancel every fetch of this listing and wait until they are gone."""
+        self.close()
+        # Shielded, so that a listing closed by cancellation still cleans up; bounded, so that
+        # a fetch that ignores cancellation cannot hang the caller.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+            while self.live:
+                self.changed = anyio.Event()
+                await self.changed.wait()
 
     async def _wait(self) -> _Slot[T] | None:
         """The next slot to hand out: in page order, or any finished one when unordered."""
@@ -285,7 +310,7 @@ class _Listing(Generic[T]):
                 self.finished = True
                 continue
             if slot.error is not None:
-                self.close()
+                await self.aclose()
                 raise slot.error
             page = await self._accept(slot)
             if page is not None:
@@ -328,6 +353,8 @@ class _Listing(Generic[T]):
         self.p.stats.items += len(items)
         if not items and not self.recovered:
             return None
+        if not done:
+            self._top_up()  # keep fetching while the consumer works on this page
         return Page(items, n, has_more=not done or bool(self.recovered))
 
     def _fresh(self, number: int, raw: list[T]) -> list[T]:

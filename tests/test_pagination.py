@@ -1,0 +1,282 @@
+"""The concurrent paginator: order, look-ahead, planning, early exits, errors, and insertions."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import anyio
+import pytest
+
+import aioglif as g
+from aioglif.testing import FakeData, FakeGlifServer, Fault
+
+from .conftest import make_client
+
+pytestmark = pytest.mark.anyio
+
+
+def page_requests(server: FakeGlifServer, path: str = "/api/glifs") -> list[int]:
+    return [int(r.query["page"]) for r in server.served(path) if "page" in r.query]
+
+
+async def test_concurrent_listing_keeps_page_order(client: g.GlifClient, server: FakeGlifServer) -> None:
+    server.faults.latency_jitter = 0.03  # answers come back out of order
+    listing = client.glifs(page_size=7, concurrency=6)
+    ids = [x.id async for x in listing]
+    assert ids == [x["id"] for x in server.data.public_glifs]
+    pages = math.ceil(len(ids) / 7)
+    assert listing.stats.pages == pages
+    assert listing.stats.items == len(ids)
+    assert listing.stats.duplicates == 0
+    # At most a window of pages past the end, plus the head read that checks for insertions.
+    assert pages <= listing.stats.requests <= pages + 6 + 1
+
+
+async def test_window_widens_to_the_concurrency_setting(server: FakeGlifServer) -> None:
+    server.faults.latency = 0.05
+    async with make_client(server, max_in_flight=16) as client:
+        await client.glifs(page_size=5, concurrency=4).collect()
+    assert server.peak_in_flight == 4
+
+
+async def test_a_small_listing_costs_one_request(client: g.GlifClient, server: FakeGlifServer) -> None:
+    user = next(iter(server.data.users.values()))
+    listing = client.glifs(username=user["username"])
+    assert 0 < len(await listing.collect()) < 100
+    assert listing.stats.requests == 1
+    assert len(server.requests) == 1
+
+
+async def test_expected_plans_the_pages_exactly(client: g.GlifClient, server: FakeGlifServer) -> None:
+    counts = {x["id"]: x["completedSpellRunCount"] for x in server.data.public_glifs}
+    busy = max(counts, key=counts.__getitem__)
+    n = counts[busy]
+    assert n % 10, "the dataset should give a count that is not a multiple of the page size"
+    listing = client.runs(glif_id=busy, expected=n, page_size=10, concurrency=8)
+    runs = await listing.collect()
+    assert len(runs) == n
+    planned = math.ceil(n / 10)
+    # Every planned page once, nothing past the end, and one head read (the pages overlapped).
+    assert sorted(page_requests(server, "/api/runs")) == [1, *range(1, planned + 1)]
+    assert listing.stats.wasted == 0
+    assert listing.stats.verify_requests == 1
+
+
+async def test_expected_zero_sends_nothing(client: g.GlifClient, server: FakeGlifServer) -> None:
+    idle = next(x for x in server.data.public_glifs if x["completedSpellRunCount"] == 0)
+    assert await client.runs(glif_id=idle["id"], expected=0).collect() == []
+    assert server.requests == []
+
+
+async def test_nothing_past_a_short_page_is_requested_afterwards(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.faults.latency = 0.02
+    listing = client.glifs(page_size=10, concurrency=8)
+    await listing.collect()
+    last = math.ceil(len(server.data.public_glifs) / 10)
+    past = [p for p in page_requests(server) if p > last]
+    assert len(past) <= 8
+    assert listing.stats.wasted == len(past)
+
+
+async def test_unordered_yields_every_page_once(client: g.GlifClient, server: FakeGlifServer) -> None:
+    server.faults.latency_jitter = 0.03
+    listing = client.glifs(page_size=9, concurrency=5, ordered=False)
+    pages = [p async for p in listing.pages()]
+    assert sorted(x.id for p in pages for x in p.items) == sorted(x["id"] for x in server.data.public_glifs)
+    assert sorted(p.number for p in pages) == list(range(1, len(pages) + 1))
+    assert [p.has_more for p in pages][-1] is False
+
+
+async def test_a_slow_consumer_holds_back_the_fetching(client: g.GlifClient, server: FakeGlifServer) -> None:
+    async for page in client.glifs(page_size=5, concurrency=3).pages():
+        await anyio.sleep(0.02)
+        requested = set(page_requests(server))
+        # Pages in flight or waiting for the consumer never exceed the window.
+        assert max(requested) <= page.number + 3
+        if page.number == 10:
+            break
+
+
+async def test_breaking_out_cancels_in_flight_pages_and_leaves_no_task(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.faults.latency = 0.3
+    listing = client.glifs(page_size=5, concurrency=8)
+    async for _glif in listing:
+        await anyio.sleep(0.05)  # pages 2 and 3 are now in flight
+        assert listing.in_flight == 2
+        break
+    for _ in range(20):  # asyncio's finaliser closes the abandoned generator on the next turns
+        await asyncio.sleep(0)
+    assert listing.in_flight == 0
+    sent = len(server.requests)
+    await asyncio.sleep(0.4)
+    assert len(server.requests) == sent == 3
+
+
+async def test_cancelling_a_listing_stops_it(client: g.GlifClient, server: FakeGlifServer) -> None:
+    server.faults.latency = 0.2
+    listing = client.glifs(page_size=5, concurrency=4)
+    with anyio.move_on_after(0.5):
+        await listing.collect()
+    await asyncio.sleep(0)
+    assert listing.in_flight == 0
+    sent = len(server.requests)
+    await asyncio.sleep(0.4)
+    assert len(server.requests) == sent, "requests went on after the listing was cancelled"
+
+
+async def test_an_error_on_one_page_is_raised_and_stops_the_rest(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.faults.latency = 0.05
+    server.inject(Fault.answer(404), path="/api/glifs", query={"page": "3"})
+    seen = []
+    listing = client.glifs(page_size=5, concurrency=4)
+
+    async def consume() -> None:
+        async for page in listing.pages():
+            seen.append(page.number)
+
+    with pytest.raises(g.NotFoundError):
+        await consume()
+    assert seen == [1, 2]  # pages before the failed one, in order; none after it
+    assert listing.in_flight == 0  # gone before the error reached us
+    await asyncio.sleep(0.02)  # requests already on the wire reach the in-process server
+    sent = len(server.requests)
+    await asyncio.sleep(0.2)
+    assert len(server.requests) == sent <= 5  # nothing sent after the error: at most the window
+
+
+async def test_errors_are_raised_after_the_retries(client: g.GlifClient, server: FakeGlifServer) -> None:
+    server.inject(*[Fault.answer(503)] * 4, path="/api/glifs", query={"page": "2"})
+    listing = client.glifs(page_size=10, concurrency=1)
+    with pytest.raises(g.ServerError):
+        await listing.collect()
+    assert listing.stats.retries == 3
+
+
+async def test_statistics_count_requests_retries_429s_and_bytes(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.inject(Fault.answer(429, retry_after=0), Fault.answer(502), path="/api/glifs")
+    listing = client.glifs(page_size=50, concurrency=1)
+    await listing.collect()
+    s = listing.stats
+    assert s.rate_limited == 1
+    assert s.retries == 2
+    assert s.requests == len(server.served("/api/glifs"))
+    assert s.bytes_received > 0
+    assert client.stats.requests >= s.requests
+
+
+async def test_a_server_that_ignores_page_does_not_loop(server: FakeGlifServer) -> None:
+    server.sphere_shape = "object"  # a sphere object holding its glifs, whatever the page
+    want = max(server.data.spheres, key=lambda s: len(s["glifIds"]))
+    async with make_client(server) as client:
+        glifs = await client.sphere_glifs(slug=want["slug"], page_size=5, concurrency=1).collect()
+    assert [x.id for x in glifs] == want["glifIds"]
+
+
+# --- insertions at the head while a listing runs -------------------------------------------
+
+
+async def _listing_with_inserts(
+    server: FakeGlifServer, *, verify: bool, plan: list[tuple[int, float]], insert_at: float, count: int
+) -> tuple[list[str], list[str]]:
+    """List glifs (page size 10, three pages at once) while ``count`` glifs are inserted."""
+    before = [x["id"] for x in server.data.public_glifs]
+    for page, seconds in plan:
+        server.inject(Fault.delay(seconds), path="/api/glifs", query={"page": str(page)})
+
+    async def insert() -> None:
+        await anyio.sleep(insert_at)
+        for _ in range(count):
+            server.data.add_glif()
+
+    async with make_client(server) as client, anyio.create_task_group() as tg:
+        tg.start_soon(insert)
+        listing = client.glifs(page_size=10, concurrency=3)
+        listing.verify = verify
+        ids = [x.id async for x in listing]
+    return before, ids
+
+
+async def test_concurrent_paging_without_verification_really_skips() -> None:
+    # The failure the verification exists for: page 3 answered at once, page 2 after two
+    # insertions: the two items pushed from page 2 onto page 3 are in neither answer.
+    async with FakeGlifServer(FakeData.generate(seed=2, users=3, glifs=60, runs=0, spheres=0)) as server:
+        before, ids = await _listing_with_inserts(
+            server, verify=False, plan=[(2, 0.4)], insert_at=0.2, count=2
+        )
+    missing = set(before) - set(ids)
+    assert len(missing) == 2
+
+
+async def test_insertions_during_a_listing_lose_and_repeat_nothing() -> None:
+    async with FakeGlifServer(FakeData.generate(seed=2, users=3, glifs=60, runs=0, spheres=0)) as server:
+        before, ids = await _listing_with_inserts(
+            server, verify=True, plan=[(2, 0.4)], insert_at=0.2, count=2
+        )
+    assert len(ids) == len(set(ids)), "an item was yielded twice"
+    assert set(before) <= set(ids), f"skipped: {set(before) - set(ids)}"
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_insertions_under_reordering_lose_and_repeat_nothing(seed: int) -> None:
+    data = FakeData.generate(seed=seed, users=4, glifs=250, runs=0, spheres=0)
+    async with FakeGlifServer(data) as server:
+        server.faults.latency_jitter = 0.04
+        server.faults.seed = seed
+        before = [x["id"] for x in data.public_glifs]
+
+        async def churn() -> None:
+            for _ in range(30):
+                await anyio.sleep(0.005)
+                data.add_glif()
+
+        async with make_client(server) as client, anyio.create_task_group() as tg:
+            tg.start_soon(churn)
+            listing = client.glifs(page_size=10, concurrency=8)
+            ids = [x.id async for x in listing]
+    assert len(ids) == len(set(ids)), "an item was yielded twice"
+    assert set(before) <= set(ids), f"skipped: {set(before) - set(ids)}"
+
+
+async def test_verification_costs_nothing_when_the_list_did_not_change(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.faults.latency_jitter = 0.02
+    listing = client.glifs(page_size=10, concurrency=8)
+    await listing.collect()
+    assert listing.stats.verify_requests == 1  # the head read, nothing re-read
+    assert listing.stats.recovered == 0
+    sequential = client.glifs(page_size=10, concurrency=1)
+    await sequential.collect()
+    assert sequential.stats.verify_requests == 0  # no overlap, no possible gap
+
+
+async def test_a_listing_of_a_closed_client_fails_clearly(server: FakeGlifServer) -> None:
+    async with make_client(server) as client:
+        listing = client.glifs()
+    with anyio.fail_after(2), pytest.raises(RuntimeError, match="closed"):
+        await listing.collect()
+    assert listing.in_flight == 0
+
+
+async def test_closing_the_client_mid_listing_ends_the_listing(server: FakeGlifServer) -> None:
+    server.faults.latency = 0.2
+    client = make_client(server)
+    await client.__aenter__()
+    listing = client.glifs(page_size=5, concurrency=4)
+    pages = listing.pages()
+    await pages.__anext__()  # page 1 arrived; pages 2 and 3 are in flight
+    assert listing.in_flight == 2
+    await client.aclose()
+    with anyio.fail_after(2), pytest.raises(RuntimeError, match="closed"):
+        await pages.__anext__()
+    await pages.aclose()
+    assert listing.in_flight == 0
