@@ -41,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     fs.add_argument("--glifs", type=int, default=1000)
     fs.add_argument("--runs", type=int, default=10000)
     fs.add_argument("--spheres", type=int, default=6)
+    fs.add_argument("--runs-per-glif", metavar="LOW-HIGH", help="give each glif a uniform number of runs")
     fs.add_argument("--rate-limit", type=float, help="answer 429 above this many requests per second")
+    fs.add_argument("--burst", type=int, default=1, help="requests the rate limit lets through at once")
     fs.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    fs.add_argument("--latency-jitter", type=float, default=0.0, help="up to this many seconds more")
     fs.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx")
     fs.add_argument(
         "exec",
@@ -224,10 +227,27 @@ async def _fake_server(args: argparse.Namespace) -> int:
     from .testing import FakeData, FakeGlifServer, Faults
 
     command = args.exec[1:] if args.exec[:1] == ["--"] else args.exec
+    per_glif = None
+    if args.runs_per_glif:
+        low, sep, high = args.runs_per_glif.partition("-")
+        if not sep or not low.isdigit() or not high.isdigit() or int(low) > int(high):
+            raise ValueError(f"--runs-per-glif takes LOW-HIGH, got {args.runs_per_glif!r}")
+        per_glif = (int(low), int(high))
     data = FakeData.generate(
-        seed=args.seed, users=args.users, glifs=args.glifs, runs=args.runs, spheres=args.spheres
+        seed=args.seed,
+        users=args.users,
+        glifs=args.glifs,
+        runs=args.runs,
+        spheres=args.spheres,
+        runs_per_glif=per_glif,
     )
-    faults = Faults(rate_limit=args.rate_limit, latency=args.latency, error_rate=args.error_rate)
+    faults = Faults(
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        latency=args.latency,
+        latency_jitter=args.latency_jitter,
+        error_rate=args.error_rate,
+    )
     async with FakeGlifServer(data, faults=faults, host=args.host, port=args.port) as server:
         env = {
             ENV_API_URL: server.api_url,

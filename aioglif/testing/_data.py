@@ -151,8 +151,13 @@ class FakeData:
         runs: int = 2000,
         spheres: int = 4,
         drafts: float = 0.05,
+        runs_per_glif: tuple[int, int] | None = None,
     ) -> FakeData:
-        """A realistic dataset: graphs of 2–12 blocks, run counts skewed (many glifs have none)."""
+        """A realistic dataset: graphs of 2–12 blocks, run counts skewed (many glifs have none).
+
+        ``runs_per_glif=(low, high)`` gives each published glif a uniform number of runs in that
+        range instead, and ``runs`` is then ignored.
+        """
         if min(users, glifs, runs, spheres) < 0 or (glifs and not users):
             raise ValueError("counts must not be negative, and glifs need at least one user")
         rng = random.Random(seed)
@@ -169,7 +174,7 @@ class FakeData:
             made.append(data._make_glif(rng.choice(user_list), created, draft=rng.random() < drafts))
         made.reverse()  # newest first
         data.glifs = made
-        data._make_runs(runs, user_list)
+        data._make_runs(runs, user_list, runs_per_glif)
         public = [g for g in made if g.get("publishedAt")]
         for i in range(spheres):
             members = rng.sample(public, min(len(public), rng.randint(3, 60))) if public else []
@@ -191,7 +196,19 @@ class FakeData:
 
     def new_id(self) -> str:
         """A 25-character cuid-like id, as glif and user ids are."""
-        return "cl" + "".join(self.rng.choices(_ALPHABET, k=23))
+        n, out = self.rng.getrandbits(119), []
+        for _ in range(23):
+            n, r = divmod(n, 36)
+            out.append(_ALPHABET[r])
+        return "cl" + "".join(out)
+
+    def _phrase(self, long: bool = False) -> str:
+        """A random phrase from a pool: runs are many, and fresh words for each are slow."""
+        pools = self.__dict__.setdefault("_pools", {})
+        if long not in pools:
+            pools[long] = [self._words(10, 60) if long else self._words(1, 6) for _ in range(997)]
+        pool = pools[long]
+        return pool[int(self.rng.random() * len(pool))]  # type: ignore[no-any-return]
 
     def _words(self, low: int, high: int) -> str:
         return " ".join(self.rng.choices(_WORDS, k=self.rng.randint(low, high)))
@@ -271,20 +288,24 @@ class FakeData:
 
     def _output(self, output_type: str) -> str:
         if output_type == "TEXT":
-            return self._words(10, 60)
+            return self._phrase(long=True)
         ext = {"IMAGE": "png", "VIDEO": "mp4", "AUDIO": "mp3"}.get(output_type, "txt")
         return f"https://res.example/glif-run-outputs/{self.rng.randint(1, 10**12)}.{ext}"
 
-    def _make_runs(self, total: int, users: list[Record]) -> None:
+    def _make_runs(self, total: int, users: list[Record], per_glif: tuple[int, int] | None) -> None:
         public = [g for g in self.glifs if g.get("publishedAt")]
-        if not public or not total:
-            return
         rng = self.rng
-        # Skewed like real usage: about a third of glifs are never run, a few are run a lot.
-        weights = [0.0 if rng.random() < 0.35 else rng.paretovariate(1.2) for _ in public]
-        if not any(weights):
-            weights[0] = 1.0
-        chosen = rng.choices(public, weights=weights, k=total)
+        if per_glif is not None:
+            low, high = per_glif
+            chosen = [g for g in public for _ in range(rng.randint(low, high))]
+        elif not public or not total:
+            return
+        else:
+            # Skewed like real usage: about a third of glifs are never run, a few are run a lot.
+            weights = [0.0 if rng.random() < 0.35 else rng.paretovariate(1.2) for _ in public]
+            if not any(weights):
+                weights[0] = 1.0
+            chosen = rng.choices(public, weights=weights, k=total)
         runs = [self.make_run(g, rng.choice(users), public=True) for g in chosen]
         runs.sort(key=lambda r: r["createdAt"], reverse=True)
         self.runs = runs
@@ -301,12 +322,14 @@ class FakeData:
         price: Decimal | None = None,
     ) -> Record:
         rng = self.rng
-        created_at = datetime.fromisoformat(glif["createdAt"].replace("Z", "+00:00"))
-        started = at or created_at + timedelta(seconds=rng.randint(60, 86_400 * 300))
-        duration = rng.randint(1_500, 90_000)
+        if at is None:
+            created_at = datetime.fromisoformat(glif["createdAt"].replace("Z", "+00:00"))
+            at = created_at + timedelta(seconds=60 + int(rng.random() * 86_400 * 300))
+        started = at
+        duration = 1_500 + int(rng.random() * 88_500)
         if inputs is None:
             inputs = {
-                n["name"]: self._words(1, 6)
+                n["name"]: self._phrase()
                 for n in glif["data"]["nodes"]
                 if "Input" in n["type"] or n["type"] == "MultipickBlock"
             }
@@ -315,12 +338,13 @@ class FakeData:
         self._encoded.pop((glif["id"], False), None)
         if public:  # the fake counts public runs only, so a listing can be planned from it
             glif["completedSpellRunCount"] = glif.get("completedSpellRunCount", 0) + 1
+        start, end = iso(started), iso(started + timedelta(milliseconds=duration))
         return {
             "id": self.new_id()[1:],  # run ids seen are 24 chars without the cl prefix
-            "createdAt": iso(started),
-            "updatedAt": iso(started + timedelta(milliseconds=duration)),
-            "startedAt": iso(started),
-            "completedAt": iso(started + timedelta(milliseconds=duration)),
+            "createdAt": start,
+            "updatedAt": end,
+            "startedAt": start,
+            "completedAt": end,
             "output": output if output is not None else self._output(glif.get("outputType") or "TEXT"),
             "outputType": glif.get("outputType"),
             "userId": user["id"],

@@ -99,6 +99,7 @@ class RecordedRequest:
     time: float
     status: int = 0  # 0: no answer (dropped)
     fault: str | None = None
+    empty: bool = False  # answered 200 with an empty array: a page past the end
 
 
 @dataclass
@@ -142,6 +143,10 @@ class FakeGlifServer:
         r.add_get("/api/spheres", self._spheres)
         r.add_post("/simple", self._run)
         r.add_post("/simple/{id}", self._run)
+        # Control routes for harnesses in another process (benchmarks); never part of the API.
+        r.add_get("/_fake/stats", self._control_stats)
+        r.add_post("/_fake/reset", self._control_reset)
+        r.add_post("/_fake/faults", self._control_faults)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -239,8 +244,49 @@ class FakeGlifServer:
             return {"Retry-After": format_datetime(when, usegmt=True)}
         return {"Retry-After": str(max(1, math.ceil(wait)))}
 
+    def summary(self) -> dict[str, Any]:
+        """Counts over the recorded requests: what a benchmark reports about a client."""
+        statuses: dict[str, int] = {}
+        repeats, seen = 0, set()
+        for r in self.requests:
+            statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+            if r.status == 200:
+                key = (r.method, r.path, tuple(sorted(r.query.items())))
+                repeats += key in seen
+                seen.add(key)
+        first = self.requests[0].time if self.requests else 0.0
+        last = self.requests[-1].time if self.requests else 0.0
+        return {
+            "requests": len(self.requests),
+            "statuses": statuses,
+            "rate_limited": statuses.get("429", 0),
+            "empty_pages": sum(r.empty for r in self.requests),
+            "repeats": repeats,
+            "span": last - first,
+            "peak_in_flight": self.peak_in_flight,
+        }
+
+    async def _control_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.summary())
+
+    async def _control_reset(self, request: web.Request) -> web.Response:
+        self.requests.clear()
+        self.peak_in_flight = 0
+        self._buckets.clear()
+        return web.json_response({"ok": True})
+
+    async def _control_faults(self, request: web.Request) -> web.Response:
+        try:
+            self.faults = msgspec.convert(msgspec.json.decode(await request.read()), Faults)
+        except msgspec.DecodeError as exc:
+            return _error(400, f"invalid faults: {exc}")
+        self._rng = random.Random(self.faults.seed)
+        return web.json_response(msgspec.to_builtins(self.faults))
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_fake/"):
+            return await handler(request)
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -291,6 +337,7 @@ class FakeGlifServer:
         except web.HTTPException as exc:
             response = _error(exc.status, exc.reason)
         rec.status = response.status
+        rec.empty = isinstance(response, web.Response) and response.body == b"[]"
         if fault is not None and isinstance(response, web.Response) and response.body:
             body = bytes(response.body)  # type: ignore[arg-type]
             if fault.kind == "invalid_json":
