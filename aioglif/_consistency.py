@@ -141,6 +141,7 @@ class Seen:
     def __init__(self, *, first: int, keep: int) -> None:
         self.keep = keep
         self.recent: dict[int, set[Hashable]] = {}
+        self.recent_all: set[Hashable] = set()  # the union of ``recent``: one lookup per item
         self.oldest: dict[int, tuple[datetime, set[Hashable]]] = {}
         self.contiguous = first - 1  # every page up to here has been added
         self.mark: datetime | None = None
@@ -148,7 +149,7 @@ class Seen:
         self.everything: set[Hashable] = set()
 
     def recent_contains(self, key: Hashable) -> bool:
-        return key in self.everything or any(key in keys for keys in self.recent.values())
+        return key in self.recent_all or key in self.everything
 
     def contains(self, key: Hashable, created: datetime | None) -> bool:
         if self.recent_contains(key):
@@ -160,7 +161,9 @@ class Seen:
     def add_page(self, number: int, entries: Sequence[tuple[Hashable, datetime | None]]) -> None:
         dated = [(k, c) for k, c in entries if c is not None]
         self.everything.update(k for k, c in entries if c is None)
-        self.recent[number] = {k for k, _ in dated}
+        keys = {k for k, _ in dated}
+        self.recent[number] = keys
+        self.recent_all |= keys
         if dated:
             oldest = min(c for _, c in dated)
             self.oldest[number] = (oldest, {k for k, c in dated if c == oldest})
@@ -171,7 +174,7 @@ class Seen:
         for n in sorted(self.recent):
             if n > self.contiguous - self.keep:
                 break
-            del self.recent[n]
+            self.recent_all -= self.recent.pop(n)
             if n in self.oldest:
                 when, keys = self.oldest.pop(n)
                 if self.mark is None or when < self.mark:

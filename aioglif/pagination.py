@@ -4,8 +4,9 @@
 ``await paginator.first_page()`` and ``await paginator.collect()`` cover the small cases.
 
 Pages are fetched concurrently through the client's limiter. The window of pages in flight starts
-at one and doubles while pages come back full, up to ``concurrency``; a short page ends the
-listing and cancels what is in flight past it. Fetching runs in the client's task group, each
+at one and doubles while pages come back full, up to ``concurrency``; pages fetched ahead of the
+consumer are held up to twice the window, so memory is bounded and a slow consumer slows the
+fetching. A short page ends the listing and cancels what is in flight past it. Fetching runs in the client's task group, each
 page in its own cancel scope, so leaving an ``async for`` early cancels exactly this listing.
 
 Concurrent paging over a list that grows at its head can *skip* items: if page k+1 is answered
@@ -213,7 +214,12 @@ class _Listing(Generic[T]):
     # --- scheduling ------------------------------------------------------------------------
 
     def _top_up(self) -> None:
-        while len(self.slots) < self.window:
+        # ``window`` pages in flight; up to twice that fetched or in flight ahead of the
+        # consumer, so that one slow page does not stall the pipe behind it (head-of-line),
+        # and a slow consumer still holds back the fetching.
+        while (
+            sum(not s.done for s in self.slots.values()) < self.window and len(self.slots) < 2 * self.window
+        ):
             n = self.next_to_schedule
             for limit in (self.end, self.cut, self.last_page, self.planned_end):
                 if limit is not None and n > limit:
@@ -293,6 +299,9 @@ class _Listing(Generic[T]):
                         return slot
                 if not self.slots:
                     return None
+            # A page finished that is not the one we wait for: its place in the window is
+            # free, so fill it now rather than when the awaited page arrives.
+            self._top_up()
             self.changed = anyio.Event()
             await self.changed.wait()
 
@@ -358,15 +367,16 @@ class _Listing(Generic[T]):
         return Page(items, n, has_more=not done or bool(self.recovered))
 
     def _fresh(self, number: int, raw: list[T]) -> list[T]:
-        key, created = self.p._key, self.p._created
-        items = []
+        key, created, contains = self.p._key, self.p._created, self.seen.contains
+        items, entries = [], []
         for item in raw:
             k, c = key(item), created(item)
-            if self.seen.contains(k, c):
+            if contains(k, c):
                 self.p.stats.duplicates += 1
                 continue
             items.append(item)
-        self.seen.add_page(number, [(key(i), created(i)) for i in items])
+            entries.append((k, c))
+        self.seen.add_page(number, entries)
         if self.remaining is not None:
             items = items[: self.remaining]
             self.remaining -= len(items)

@@ -256,6 +256,10 @@ class FakeGlifServer:
                 seen.add(key)
         first = self.requests[0].time if self.requests else 0.0
         last = self.requests[-1].time if self.requests else 0.0
+        # Requests per second over the middle 80% of arrivals: the pace once ramped up.
+        times = sorted(r.time for r in self.requests)
+        lo, hi = int(len(times) * 0.1), int(len(times) * 0.9)
+        steady = (hi - lo) / (times[hi] - times[lo]) if hi > lo and times[hi] > times[lo] else 0.0
         return {
             "requests": len(self.requests),
             "statuses": statuses,
@@ -263,6 +267,7 @@ class FakeGlifServer:
             "empty_pages": sum(r.empty for r in self.requests),
             "repeats": repeats,
             "span": last - first,
+            "steady_rate": steady,
             "peak_in_flight": self.peak_in_flight,
         }
 

@@ -1,0 +1,298 @@
+"""Side-by-side benchmark of aioglif against the usual ways of listing the Glif API.
+
+    python -m benchmarks            # everything, a few minutes
+    python -m benchmarks --quick    # small data, seconds (a smoke run)
+    python -m benchmarks --only latency ratelimit
+
+The fake server runs in its own process (it shares no event loop with the client), and each
+contender runs in a fresh process of its own, so that its CPU seconds and peak memory are its
+own. The server counts what each contender cost it: requests, 429s, empty pages past the end,
+and repeated reads. The table goes to stdout and to ``benchmarks/latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .contenders import CONTENDERS
+
+HERE = Path(__file__).parent
+ALL = ("nolatency", "latency", "ratelimit", "small", "memory")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    glifs: int  # server A: glifs with graphs
+    small_glifs: int  # server B: glifs with 0-300 runs each
+    stream: tuple[int, int]  # runs streamed for the memory comparison
+
+
+FULL = Sizes(glifs=20_000, small_glifs=2_000, stream=(20_000, 200_000))
+QUICK = Sizes(glifs=1_000, small_glifs=60, stream=(2_000, 8_000))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def control(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        base + path, data=data, method="POST" if data is not None or path.endswith("reset") else "GET"
+    )
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@contextmanager
+def fake_server(*args: str) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aioglif", "fake-server", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                control(base, "/_fake/stats")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the fake server did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[str, Any]) -> dict[str, Any]:
+    control(base, "/_fake/faults", faults)
+    control(base, "/_fake/reset", {})
+    job = {**job, "api_url": base + "/api"}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks._child", contender, kind, json.dumps(job)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=HERE.parent,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{contender} failed on {kind}:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["server"] = control(base, "/_fake/stats")
+    result["contender"] = contender
+    return result
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+
+def scenario_nolatency(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]:
+    job = {
+        "url": base + "/api/glifs",
+        "params": {"includes": "spells.data"},
+        "page_size": 100,
+        "concurrency": 8,
+    }
+    rows = [run(base, c, "list", job, {}) for c in CONTENDERS]
+    return f"No latency: {sizes.glifs:,} glifs with their graphs, pages of 100 (client cost)", rows
+
+
+LATENCY = (0.05, 0.05)  # 50 ms plus up to 50 ms: 50-100 ms a request
+WINDOW = 16
+
+
+def scenario_latency(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]:
+    job = {"url": base + "/api/glifs", "params": {}, "page_size": 40, "concurrency": WINDOW}
+    faults = {"latency": LATENCY[0], "latency_jitter": LATENCY[1], "seed": 1}
+    rows = [run(base, c, "list", job, faults) for c in CONTENDERS]
+    mean = LATENCY[0] + LATENCY[1] / 2
+    return (
+        f"Latency 50-100 ms: {sizes.glifs:,} glifs, pages of 40, window {WINDOW}"
+        f" (ideal window/latency = {WINDOW / mean:.0f} pages/s)",
+        rows,
+    )
+
+
+RATE = 20.0
+
+
+def scenario_ratelimit(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]:
+    # The featured glifs (a tenth) in pages of 20: enough requests to see the rate hold, few
+    # enough that the contenders, who sleep through Retry-After, finish in a minute.
+    job = {
+        "url": base + "/api/glifs",
+        "params": {"featured": "1"},
+        "page_size": 20,
+        "concurrency": 8,
+        "rate": RATE,
+    }
+    faults = {"rate_limit": RATE, "burst": 2}
+    rows = [run(base, c, "list", job, faults) for c in CONTENDERS]
+    return (
+        f"Server rate limit {RATE:g} req/s (burst 2): featured glifs, pages of 20; aioglif told the limit",
+        rows,
+    )
+
+
+def scenario_small(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]:
+    glifs = _glif_counts(base)
+    job = {"url": base + "/api/runs", "params": {}, "page_size": 100, "concurrency": 8, "glifs": glifs}
+    rows = [run(base, c, "small", job, {}) for c in CONTENDERS]
+    runs = sum(g["count"] for g in glifs)
+    return f"Many small listings: runs of {len(glifs):,} glifs with 0-300 runs each ({runs:,} runs)", rows
+
+
+def scenario_memory(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]:
+    rows = []
+    for n in sizes.stream:
+        job = {"url": base + "/api/runs", "params": {}, "page_size": 100, "concurrency": 8, "max_items": n}
+        row = run(base, "aioglif", "list", job, {})
+        row["contender"] = f"aioglif, {n:,} runs"
+        rows.append(row)
+    return "Memory: aioglif streaming all runs", rows
+
+
+def _glif_counts(base: str) -> list[dict[str, Any]]:
+    out, page = [], 1
+    while True:
+        with urllib.request.urlopen(f"{base}/api/glifs?page={page}&limit=100", timeout=30) as r:
+            items = json.loads(r.read())
+        out += [{"id": g["id"], "count": g["completedSpellRunCount"]} for g in items]
+        if len(items) < 100:
+            return out
+        page += 1
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def _table(title: str, rows: list[dict[str, Any]], kind: str) -> str:
+    ours = next((r for r in rows if r["contender"] == "aioglif"), rows[0])
+    lines = [f"### {title}", ""]
+    head = [
+        "contender",
+        "items",
+        "seconds",
+        "items/s",
+        "aioglif ×",
+        "requests",
+        "past end",
+        "repeats",
+        "429s",
+        "CPU s",
+        "CPU s/10k",
+        "CPU ×",
+        "peak MB",
+    ]
+    if kind == "latency":
+        head[4:4] = ["pages/s", "steady req/s"]
+    if kind == "ratelimit":
+        head.insert(4, "req/s")
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        s = r["server"]
+        ips = r["items"] / r["seconds"] if r["seconds"] else 0.0
+        our_ips = ours["items"] / ours["seconds"] if ours["seconds"] else 0.0
+        cpu10k = r["cpu"] / r["items"] * 10_000 if r["items"] else 0.0
+        our_cpu10k = ours["cpu"] / ours["items"] * 10_000 if ours["items"] else 0.0
+        cells = [
+            r["contender"],
+            f"{r['items']:,}",
+            f"{r['seconds']:.2f}",
+            f"{ips:,.0f}",
+            f"{our_ips / ips:.2f}" if ips else "-",
+            f"{s['requests']:,}",
+            str(s["empty_pages"]),
+            str(s["repeats"]),
+            str(s["rate_limited"]),
+            f"{r['cpu']:.2f}",
+            f"{cpu10k:.2f}",
+            f"{cpu10k / our_cpu10k:.2f}" if our_cpu10k else "-",
+            f"{r['peak_mb']:.0f}",
+        ]
+        ok_pages = s["statuses"].get("200", 0)
+        if kind == "latency":
+            cells[4:4] = [f"{ok_pages / r['seconds']:.0f}", f"{s['steady_rate']:.0f}"]
+        if kind == "ratelimit":
+            cells.insert(4, f"{ok_pages / r['seconds']:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    if kind == "memory" and len(rows) == 2:
+        lines += [
+            "",
+            f"Peak RSS ratio, {rows[1]['items']:,} over {rows[0]['items']:,} runs: "
+            f"{rows[1]['peak_mb'] / rows[0]['peak_mb']:.3f}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small data: a smoke run in seconds")
+    parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
+    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), default=list(CONTENDERS))
+    parser.add_argument("--out", type=Path, default=HERE / "latest.md", help="where to write the tables")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    for name in list(CONTENDERS):
+        if name not in args.contenders:
+            del CONTENDERS[name]
+    started = time.perf_counter()
+    sections = []
+    wanted = [s for s in ALL if s in args.only]
+    if any(s in wanted for s in ("nolatency", "latency", "ratelimit")):
+        with fake_server(
+            "--glifs", str(sizes.glifs), "--runs", "0", "--users", "500", "--spheres", "0"
+        ) as base:
+            for name in ("nolatency", "latency", "ratelimit"):
+                if name in wanted:
+                    title, rows = globals()[f"scenario_{name}"](base, sizes)
+                    sections.append(_table(title, rows, name))
+                    print(sections[-1], flush=True)
+    if any(s in wanted for s in ("small", "memory")):
+        with fake_server(
+            "--glifs", str(sizes.small_glifs), "--runs-per-glif", "0-300", "--users", "200", "--spheres", "0"
+        ) as base:
+            for name in ("small", "memory"):
+                if name in wanted:
+                    title, rows = globals()[f"scenario_{name}"](base, sizes)
+                    sections.append(_table(title, rows, name))
+                    print(sections[-1], flush=True)
+    env = (
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{'quick' if args.quick else 'full'} run of {', '.join(wanted)} in {time.perf_counter() - started:.0f} s, "
+        f"{time.strftime('%Y-%m-%d')}. Columns: *past end* = empty pages answered past the end of a list; "
+        "*repeats* = the same page read again (aioglif's head read after overlapping pages); "
+        "*steady req/s* = the server's count of requests a second over the middle 80% of them; "
+        "*aioglif ×* = aioglif's items/s over the contender's; *CPU ×* = the contender's CPU per item "
+        "over aioglif's."
+    )
+    args.out.write_text("## Benchmark results\n\n" + env + "\n\n" + "\n".join(sections))
+    print(env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""One contender on one job, in a process of its own, so CPU time and peak memory are its own.
+
+Usage: ``python -m benchmarks._child CONTENDER KIND JOB_JSON``; prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+import importlib
+
+from .contenders import CONTENDERS, PRELOAD
+
+
+def main() -> None:
+    contender, kind, raw = sys.argv[1], sys.argv[2], sys.argv[3]
+    job = json.loads(raw)
+    run = CONTENDERS[contender][kind]
+    for module in PRELOAD[contender]:
+        importlib.import_module(module)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    items = run(job)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result = {
+        "items": items,
+        "seconds": wall,
+        "cpu": cpu,
+        "peak_mb": usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        "client_stats": job.get("client_stats"),
+        "listing_stats": job.get("listing_stats"),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The contenders, each written the way its users usually write it.
+
+1. ``requests`` + ``json``: a sequential loop, one page after another.
+2. ``httpx.AsyncClient`` + ``asyncio.gather`` + pydantic models: batches of pages at once.
+3. ``aiohttp`` + stdlib ``json`` + a semaphore: batches of pages, the semaphore bounding them.
+4. aioglif.
+
+Every contender lists until a short page, and sleeps for ``Retry-After`` on a 429 (what users
+add after their first 429), so that all of them finish the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Job = dict[str, Any]
+# A contender's scenario function: job in, number of items listed out.
+Runner = Callable[[Job], int]
+
+
+# --- 1. requests + json, sequential ------------------------------------------------------------
+
+
+def _requests_pages(session: Any, url: str, params: dict[str, Any], page_size: int) -> int:
+    total, page = 0, 1
+    while True:
+        r = session.get(url, params={**params, "page": page, "limit": page_size}, timeout=60)
+        if r.status_code == 429:
+            time.sleep(float(r.headers.get("Retry-After", 1)))
+            continue
+        r.raise_for_status()
+        items = r.json()
+        total += len(items)
+        if len(items) < page_size:
+            return total
+        page += 1
+
+
+def requests_list(job: Job) -> int:
+    import requests
+
+    with requests.Session() as s:
+        return _requests_pages(s, job["url"], job["params"], job["page_size"])
+
+
+def requests_small(job: Job) -> int:
+    import requests
+
+    with requests.Session() as s:
+        return sum(
+            _requests_pages(s, job["url"], {"glifId": g["id"]}, job["page_size"]) for g in job["glifs"]
+        )
+
+
+# --- 2. httpx + asyncio.gather + pydantic ------------------------------------------------------
+
+
+def _pydantic_models() -> tuple[type, type]:
+    from pydantic import BaseModel, ConfigDict, Field
+    from pydantic.alias_generators import to_camel
+
+    class Model(BaseModel):
+        model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    class User(Model):
+        id: str
+        name: str | None = None
+        username: str | None = None
+        image: str | None = None
+
+    class Node(Model):
+        name: str
+        type: str
+        params: dict[str, Any] = {}
+
+    class Graph(Model):
+        nodes: list[Node] = []
+
+    class Counts(Model):
+        likes: int | None = None
+        comments: int | None = None
+
+    class Glif(Model):
+        id: str
+        name: str | None = None
+        description: str | None = None
+        image_url: str | None = None
+        created_at: str | None = None
+        updated_at: str | None = None
+        published_at: str | None = None
+        output: str | None = None
+        output_type: str | None = None
+        user_id: str | None = None
+        user: User | None = None
+        completed_spell_run_count: int | None = None
+        average_duration: float | None = None
+        count: Counts | None = Field(default=None, alias="_count")
+        data: Graph | None = None
+
+    class Spell(Model):
+        id: str
+        name: str | None = None
+
+    class Run(Model):
+        id: str
+        created_at: str | None = None
+        output: str | None = None
+        output_type: str | None = None
+        user_id: str | None = None
+        spell_id: str | None = None
+        inputs: dict[str, Any] | None = None
+        total_selling_price_credits: str | None = None
+        user: User | None = None
+        spell: Spell | None = None
+
+    return Glif, Run
+
+
+async def _httpx_get(client: Any, url: str, params: dict[str, Any], model: type) -> list[Any]:
+    while True:
+        r = await client.get(url, params=params)
+        if r.status_code == 429:
+            await asyncio.sleep(float(r.headers.get("Retry-After", 1)))
+            continue
+        r.raise_for_status()
+        return [model.model_validate(item) for item in r.json()]  # type: ignore[attr-defined]
+
+
+def httpx_list(job: Job) -> int:
+    import httpx
+
+    glif_model, run_model = _pydantic_models()
+    model = run_model if "runs" in job["url"] else glif_model
+
+    async def main() -> int:
+        batch, size, total, page = job["concurrency"], job["page_size"], 0, 1
+        async with httpx.AsyncClient(timeout=60) as client:
+            while True:
+                pages = await asyncio.gather(
+                    *(
+                        _httpx_get(
+                            client, job["url"], {**job["params"], "page": page + i, "limit": size}, model
+                        )
+                        for i in range(batch)
+                    )
+                )
+                for items in pages:
+                    total += len(items)
+                    if len(items) < size:
+                        return total
+                page += batch
+
+    return asyncio.run(main())
+
+
+def httpx_small(job: Job) -> int:
+    import httpx
+
+    _, run_model = _pydantic_models()
+    size = job["page_size"]
+    # The usual gather: every page a glif could have (the largest count says how many), at once.
+    guess = max(1, -(-max(g["count"] for g in job["glifs"]) // size))
+
+    async def main() -> int:
+        limits = httpx.Limits(max_connections=job["concurrency"])
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            pages = await asyncio.gather(
+                *(
+                    _httpx_get(client, job["url"], {"glifId": g["id"], "page": p, "limit": size}, run_model)
+                    for g in job["glifs"]
+                    for p in range(1, guess + 1)
+                )
+            )
+        return sum(len(items) for items in pages)
+
+    return asyncio.run(main())
+
+
+# --- 3. aiohttp + json + semaphore -------------------------------------------------------------
+
+
+async def _aiohttp_get(session: Any, sem: asyncio.Semaphore, url: str, params: dict[str, Any]) -> list[Any]:
+    async with sem:
+        while True:
+            async with session.get(url, params=params) as r:
+                if r.status != 429:
+                    r.raise_for_status()
+                    return json.loads(await r.read())  # type: ignore[no-any-return]
+                wait = float(r.headers.get("Retry-After", 1))
+            await asyncio.sleep(wait)
+
+
+def aiohttp_list(job: Job) -> int:
+    import aiohttp
+
+    async def main() -> int:
+        sem = asyncio.Semaphore(job["concurrency"])
+        batch, size, total, page = job["concurrency"] * 2, job["page_size"], 0, 1
+        async with aiohttp.ClientSession() as session:
+            while True:
+                pages = await asyncio.gather(
+                    *(
+                        _aiohttp_get(
+                            session, sem, job["url"], {**job["params"], "page": page + i, "limit": size}
+                        )
+                        for i in range(batch)
+                    )
+                )
+                for items in pages:
+                    total += len(items)
+                    if len(items) < size:
+                        return total
+                page += batch
+
+    return asyncio.run(main())
+
+
+def aiohttp_small(job: Job) -> int:
+    import aiohttp
+
+    async def main() -> int:
+        sem = asyncio.Semaphore(job["concurrency"])
+        size = job["page_size"]
+        async with aiohttp.ClientSession() as session:
+
+            async def one(glif_id: str) -> int:
+                total, page = 0, 1
+                while True:
+                    items = await _aiohttp_get(
+                        session, sem, job["url"], {"glifId": glif_id, "page": page, "limit": size}
+                    )
+                    total += len(items)
+                    if len(items) < size:
+                        return total
+                    page += 1
+
+            return sum(await asyncio.gather(*(one(g["id"]) for g in job["glifs"])))
+
+    return asyncio.run(main())
+
+
+# --- 4. aioglif --------------------------------------------------------------------------------
+
+
+def _aioglif(job: Job, body: Callable[[Any], Awaitable[int]]) -> int:
+    import anyio
+
+    from aioglif import GlifClient
+
+    async def main() -> int:
+        async with GlifClient(
+            api_url=job["api_url"],
+            rate=job.get("rate"),
+            max_in_flight=max(16, job["concurrency"]),
+            page_concurrency=job["concurrency"],
+        ) as client:
+            count = await body(client)
+            job["client_stats"] = client.stats.snapshot()
+            return count
+
+    return anyio.run(main)
+
+
+def aioglif_list(job: Job) -> int:
+    async def body(client: Any) -> int:
+        if "runs" in job["url"]:
+            listing = client.runs(page_size=job["page_size"], max_items=job.get("max_items"))
+        else:
+            listing = client.glifs(
+                include_graph=job["params"].get("includes") == "spells.data",
+                featured=job["params"].get("featured") == "1",
+                page_size=job["page_size"],
+                max_items=job.get("max_items"),
+            )
+        n = 0
+        async for _item in listing:
+            n += 1
+        job["listing_stats"] = vars(listing.stats)
+        return n
+
+    return _aioglif(job, body)
+
+
+def aioglif_small(job: Job) -> int:
+    import anyio
+
+    async def body(client: Any) -> int:
+        counts = [0]
+        limit = anyio.CapacityLimiter(job["concurrency"] * 2)
+
+        async def one(glif: dict[str, Any]) -> None:
+            async with limit:
+                # Many small listings: each sequential, all of them at once; the count plans
+                # each one (a glif without runs costs no request at all).
+                listing = client.runs(
+                    glif_id=glif["id"], expected=glif["count"], concurrency=1, page_size=job["page_size"]
+                )
+                async for _run in listing:
+                    counts[0] += 1
+
+        async with anyio.create_task_group() as tg:
+            for glif in job["glifs"]:
+                tg.start_soon(one, glif)
+        return counts[0]
+
+    return _aioglif(job, body)
+
+
+# What each contender imports, loaded before the clock starts so that no one pays for imports.
+PRELOAD: dict[str, tuple[str, ...]] = {
+    "requests": ("requests", "json"),
+    "httpx+gather": ("httpx", "pydantic", "pydantic.alias_generators"),
+    "aiohttp+sem": ("aiohttp", "json"),
+    "aioglif": ("aioglif", "anyio"),
+}
+
+CONTENDERS: dict[str, dict[str, Runner]] = {
+    "requests": {"list": requests_list, "small": requests_small},
+    "httpx+gather": {"list": httpx_list, "small": httpx_small},
+    "aiohttp+sem": {"list": aiohttp_list, "small": aiohttp_small},
+    "aioglif": {"list": aioglif_list, "small": aioglif_small},
+}
