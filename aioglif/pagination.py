@@ -6,8 +6,9 @@
 Pages are fetched concurrently through the client's limiter. The window of pages in flight starts
 at one and doubles while pages come back full, up to ``concurrency``; pages fetched ahead of the
 consumer are held up to twice the window, so memory is bounded and a slow consumer slows the
-fetching. A short page ends the listing and cancels what is in flight past it. Fetching runs in the client's task group, each
-page in its own cancel scope, so leaving an ``async for`` early cancels exactly this listing.
+fetching. A short page ends the listing and cancels what is in flight past it. Fetching runs in
+the client's task group, each page in its own cancel scope, so leaving an ``async for`` early
+cancels exactly this listing.
 
 Concurrent paging over a list that grows at its head can *skip* items: if page k+1 is answered
 before an insertion and page k after it, the items pushed across that boundary are in neither.

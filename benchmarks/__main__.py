@@ -283,7 +283,8 @@ def main() -> None:
                     print(sections[-1], flush=True)
     env = (
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"{'quick' if args.quick else 'full'} run of {', '.join(wanted)} in {time.perf_counter() - started:.0f} s, "
+        f"{'quick' if args.quick else 'full'} run of {', '.join(wanted)} "
+        f"in {time.perf_counter() - started:.0f} s, "
         f"{time.strftime('%Y-%m-%d')}. Columns: *past end* = empty pages answered past the end of a list; "
         "*repeats* = the same page read again (aioglif's head read after overlapping pages); "
         "*steady req/s* = the server's count of requests a second over the middle 80% of them; "

@@ -5,12 +5,11 @@ Usage: ``python -m benchmarks._child CONTENDER KIND JOB_JSON``; prints one JSON 
 
 from __future__ import annotations
 
+import importlib
 import json
 import resource
 import sys
 import time
-
-import importlib
 
 from .contenders import CONTENDERS, PRELOAD
 

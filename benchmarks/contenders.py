@@ -75,10 +75,10 @@ def _pydantic_models() -> tuple[type, type]:
     class Node(Model):
         name: str
         type: str
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = Field(default_factory=dict)
 
     class Graph(Model):
-        nodes: list[Node] = []
+        nodes: list[Node] = Field(default_factory=list)
 
     class Counts(Model):
         likes: int | None = None
