@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -29,4 +30,4 @@ def test_readme_python_examples_compile() -> None:
     blocks = re.findall(r"```python\n(.+?)```", text, re.S)
     assert blocks
     for block in blocks:
-        compile(block, "README.md", "exec")
+        compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
