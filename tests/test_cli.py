@@ -31,6 +31,19 @@ def test_connection_failure_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ConnectError" in capsys.readouterr().err
 
 
+def fake_server_process(
+    *command: str, data: tuple[str, ...] = ("--glifs", "30", "--runs", "60")
+) -> subprocess.CompletedProcess[str]:
+    """``aioglif fake-server DATA -- COMMAND`` as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "aioglif", "fake-server", "--port", "0", *data, "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_commands_against_a_fake_server_process() -> None:
     script = (
         "set -e\n"
@@ -43,28 +56,7 @@ def test_commands_against_a_fake_server_process() -> None:
         "if aioglif get glif nope 2> nf.txt; then exit 9; fi\n"
         "for f in glifs.jsonl glif.json run.json me.txt; do cat $f; echo ===; done; cat nf.txt\n"
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aioglif",
-            "fake-server",
-            "--port",
-            "0",
-            "--glifs",
-            "30",
-            "--runs",
-            "60",
-            "--",
-            "sh",
-            "-c",
-            f'cd "$(mktemp -d)" && {script}',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = fake_server_process("sh", "-c", f'cd "$(mktemp -d)" && {script}')
     assert done.returncode == 0, done.stderr
     glifs, glif, run, me, not_found = done.stdout.split("===\n")
     rows = [json.loads(line) for line in glifs.splitlines()]
@@ -76,26 +68,5 @@ def test_commands_against_a_fake_server_process() -> None:
 
 
 def test_fake_server_passes_on_the_commands_exit_status() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aioglif",
-            "fake-server",
-            "--port",
-            "0",
-            "--glifs",
-            "5",
-            "--runs",
-            "0",
-            "--",
-            "sh",
-            "-c",
-            "exit 3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = fake_server_process("sh", "-c", "exit 3", data=("--glifs", "5", "--runs", "0"))
     assert done.returncode == 3
