@@ -27,6 +27,7 @@ from ._protocol import (
     should_retry,
     status_error,
 )
+from ._rate import AdaptiveRate
 from ._retry import Safety
 from .models import ENCODER
 
@@ -46,8 +47,10 @@ class Stats:
     errors: int = 0  # attempts that failed: transport, non-2xx, undecodable
     redirects: int = 0
     bytes_received: int = 0
+    limiter_seconds: float = 0.0  # waiting for the rate limiter (and a 429's pause)
+    network_seconds: float = 0.0  # from sending a request to having its whole body
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -55,7 +58,7 @@ _Sent = tuple[int, Mapping[str, str], bytes, str]
 HeaderHook = Callable[[Mapping[str, str]], None]
 
 
-def _bump(sinks: tuple[Stats, ...], name: str, n: int = 1) -> None:
+def _bump(sinks: tuple[Stats, ...], name: str, n: float = 1) -> None:
     for sink in sinks:
         setattr(sink, name, getattr(sink, name) + n)
 
@@ -63,8 +66,15 @@ def _bump(sinks: tuple[Stats, ...], name: str, n: int = 1) -> None:
 class Transport:
     """Sends requests for a client: politely (limiter, cap, shared 429 pause) and with retries."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession | None = None,
+        adaptive: AdaptiveRate | None = None,
+    ) -> None:
         self._settings = settings
+        # With no known limit, ``adaptive`` finds it from the 429s and sets the limiter's rate.
+        self.adaptive = adaptive
         self._session = session
         self._owns_session = session is None
         self._limiter: AsyncLimiter | None = None
@@ -76,9 +86,9 @@ class Transport:
     async def open(self) -> None:
         # Limiter, semaphore and session belong to the running event loop: made here, not earlier.
         s = self._settings
-        if s.rate is not None:
-            # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
-            self._limiter = AsyncLimiter(1, 1.0 / s.rate)
+        rate = self.adaptive.rate if self.adaptive is not None else s.rate
+        if rate is not None:
+            self._set_rate(rate)
         self._slots = anyio.Semaphore(s.max_in_flight)
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -94,6 +104,16 @@ class Transport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+    def _set_rate(self, rate: float) -> None:
+        # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
+        # A new limiter for a new rate: requests already waiting finish on the old one.
+        self._limiter = AsyncLimiter(1, 1.0 / rate)
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second the limiter allows now (None: no limiter)."""
+        return None if self._limiter is None else 1.0 / self._limiter.time_period
 
     @property
     def paused_for(self) -> float:
@@ -171,12 +191,23 @@ class Transport:
         if self._slots is None or self._session is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
         async with self._slots:
+            waited = anyio.current_time()
             await self._wait_for_pause(method, url, deadline)
             if self._limiter is not None:
                 await self._limiter.acquire()
-            status, headers, body, final_url = await self._send(
-                method, url, params, payload, read_timeout, sinks
-            )
+            sent = anyio.current_time()
+            _bump(sinks, "limiter_seconds", sent - waited)
+            try:
+                status, headers, body, final_url = await self._send(
+                    method, url, params, payload, read_timeout, sinks
+                )
+            finally:
+                _bump(sinks, "network_seconds", anyio.current_time() - sent)
+        if self.adaptive is not None:
+            now = anyio.current_time()
+            changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
+            if changed is not None:
+                self._set_rate(changed)
         if 200 <= status < 300:
             result = decode(decoder, body, method=method, url=final_url)
             if on_headers is not None:

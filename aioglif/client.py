@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiohttp
 import anyio
@@ -27,6 +27,7 @@ from ._protocol import (
     query,
     run_body,
 )
+from ._rate import AdaptiveRate
 from ._retry import RetryPolicy, Safety
 from .pagination import AsyncPaginator, Fetched
 
@@ -85,11 +86,17 @@ class GlifClient:
         simple_api_url: str | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        rate: float | None = 10.0,
+        rate: float | Literal["auto"] | None = 10.0,
         max_in_flight: int = 16,
         page_concurrency: int = 8,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        adaptive = None
+        if rate == "auto":
+            # No known limit: start at 10/s and find the limit from the 429s.
+            adaptive, rate = AdaptiveRate(), None
+        elif isinstance(rate, str):
+            raise ValueError(f"rate must be a number, 'auto' or None, got {rate!r}")
         self.settings = Settings.from_args(
             token,
             api_url=api_url,
@@ -102,7 +109,7 @@ class GlifClient:
         if isinstance(page_concurrency, bool) or page_concurrency < 1:
             raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
         self.page_concurrency = page_concurrency
-        self._transport = Transport(self.settings, session)
+        self._transport = Transport(self.settings, session, adaptive)
         self._state = _State.UNOPENED
         self._stack = AsyncExitStack()
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -141,6 +148,11 @@ class GlifClient:
         self._state = _State.CLOSED
 
     @property
+    def rate(self) -> float | None:
+        """Requests per second allowed now: the configured rate, or what ``rate="auto"`` found."""
+        return self._transport.rate
+
+    @property
     def stats(self) -> Stats:
         """Counters over the client's life: requests, retries, 429s, errors, bytes."""
         return self._transport.stats
@@ -167,6 +179,20 @@ class GlifClient:
         assert self._tasks is not None
         self._tasks.start_soon(task)
 
+    def _listing(
+        self,
+        path: str,
+        params: dict[str, str],
+        decoder: Callable[[bytes], list[Any]],
+        *,
+        page_size: int = 100,
+        concurrency: int | None = None,
+        expected: int | None = None,
+        start_page: int = 1,
+    ) -> AsyncPaginator[Any]:
+        """A listing with a decoder of the caller's (the crawler keeps each record's raw JSON)."""
+        return self._paginate(path, params, decoder, page_size, None, concurrency, True, expected, start_page)
+
     def _paginate(
         self,
         path: str,
@@ -177,6 +203,7 @@ class GlifClient:
         concurrency: int | None = None,
         ordered: bool = True,
         expected: int | None = None,
+        start_page: int = 1,
     ) -> AsyncPaginator[Any]:
         url = f"{self.settings.api_url}{path}"
 
@@ -208,6 +235,7 @@ class GlifClient:
             concurrency=concurrency or self.page_concurrency,
             ordered=ordered,
             expected=expected,
+            first_page=start_page,
         )
 
     # --- glifs -----------------------------------------------------------------------------

@@ -1,0 +1,395 @@
+"""The crawl: listings of glifs and of their runs at once, through the client's one limiter,
+every page committed with the crawl's state so that a killed crawl resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from .. import models as m
+from .._errors import GlifError, NotFoundError
+from ..client import GlifClient
+from ._harvest import Item, Timer, harvesting, harvesting_sphere_glifs
+from ._store import Harvest, Listing, Store
+
+__all__ = ["Crawl", "CrawlStats", "Scope"]
+
+log = logging.getLogger("aioglif.crawl")
+
+# Rounds over the listings that failed: the first pass, then this many retries of what failed.
+_RETRY_ROUNDS = 2
+_STOP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to harvest. With nothing chosen, all public glifs."""
+
+    all: bool = False
+    featured: bool = False
+    users: tuple[str, ...] = ()
+    spheres: tuple[str, ...] = ()
+    glifs: tuple[str, ...] = ()
+    runs: bool = False  # every public run of every harvested glif (and of the given users)
+    graphs: bool = False
+
+    def __post_init__(self) -> None:
+        for name, values in (("users", self.users), ("spheres", self.spheres), ("glifs", self.glifs)):
+            if any(not isinstance(v, str) or not v.strip() for v in values):
+                raise ValueError(f"scope {name} must be non-empty strings")
+        if not (self.all or self.featured or self.users or self.spheres or self.glifs):
+            object.__setattr__(self, "all", True)
+
+    def key(self) -> str:
+        return json.dumps(
+            {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}, sort_keys=True
+        )
+
+    def roots(self) -> list[Listing]:
+        out = []
+        if self.all:
+            out.append(Listing("glifs:all", "glifs", ""))
+        if self.featured:
+            out.append(Listing("glifs:featured", "glifs", "featured"))
+        for name in self.users:
+            out.append(Listing(f"glifs:user:{name}", "glifs", f"user:{name}"))
+            if self.runs:
+                out.append(Listing(f"runs:user:{name}", "runs", f"user:{name}"))
+        for slug in self.spheres:
+            out.append(Listing(f"sphere:{slug}", "sphere", slug))
+        for glif_id in self.glifs:
+            out.append(Listing(f"glif:{glif_id}", "glif", glif_id))
+        return out
+
+
+@dataclass
+class CrawlStats:
+    """Where the crawl is, and where its time went. The client's counters sit beside these."""
+
+    new: dict[str, int] = field(default_factory=lambda: {"glifs": 0, "runs": 0, "spheres": 0})
+    records: int = 0  # records written, new or refreshed
+    pages: int = 0
+    useful_pages: int = 0  # pages that brought at least one new record
+    quarantined: int = 0
+    listings_done: int = 0
+    listings_failed: int = 0
+    expected_runs: int = 0  # the sum of the harvested glifs' run counts, for an ETA
+    decode_seconds: float = 0.0
+    write_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class Crawl:
+    """A crawl into a SQLite file. ``async with Crawl(client, scope, path) as crawl: await crawl.run()``.
+
+    Run again with the same scope and file, it resumes an unfinished crawl; ``incremental=True``
+    on a finished one fetches what is new (runs listings stop at the first page of known runs)
+    and refreshes the counts of known glifs.
+    """
+
+    def __init__(
+        self,
+        client: GlifClient,
+        scope: Scope,
+        path: Path,
+        *,
+        incremental: bool = False,
+        workers: int = 16,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.client = client
+        self.scope = scope
+        self.path = path
+        self.incremental = incremental
+        self.workers = workers
+        self.stats = CrawlStats()
+        self.status = "new"  # new | running | complete | incomplete | interrupted
+        self.resumed = False
+        self._store: Store | None = None
+        self._db = anyio.CapacityLimiter(1)  # one writer: sqlite3 wants no concurrent use
+        self._decode = Timer()
+        self._stopping = False
+        self._crawl_id = 0
+
+    async def __aenter__(self) -> Crawl:
+        self._store = await anyio.to_thread.run_sync(Store, self.path, limiter=self._db)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._store is not None:
+            with anyio.CancelScope(shield=True):
+                await self._in_db(self._store.close)
+
+    async def _in_db(self, fn: Any, *args: Any) -> Any:
+        def timed() -> Any:
+            # Timed in the thread: the time spent queued for the one writer is not writing.
+            start = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self.stats.write_seconds += time.perf_counter() - start
+
+        return await anyio.to_thread.run_sync(timed, limiter=self._db)
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "use 'async with Crawl(...)'"
+        return self._store
+
+    def stop(self) -> None:
+        """Stop gracefully: no new page is asked for; what arrives is written; resume later."""
+        self._stopping = True
+
+    # --- the crawl -------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        """Crawl to the end (or until stopped). Returns the status: complete, incomplete
+        (some listings failed even when retried), or interrupted."""
+        store = self.store
+        last = await self._in_db(store.last_crawl)
+        scope_key = self.scope.key()
+        if last is not None and last[2] == "running":
+            if last[1] != scope_key:
+                raise ValueError(
+                    "the database holds an unfinished crawl of another scope: run it with the same"
+                    " flags to finish it, or use another --out"
+                )
+            self._crawl_id, self.resumed = last[0], True
+        else:
+            if last is not None and not self.incremental and last[1] == scope_key and last[2] == "complete":
+                self.status = "complete"
+                return self.status  # nothing to do: --incremental fetches what is new
+            self._crawl_id = await self._in_db(store.start_crawl, scope_key, self.incremental)
+            await self._in_db(store.add_listings, self._crawl_id, self.scope.roots())
+        self.status = "running"
+        for round_ in range(_RETRY_ROUNDS + 1):
+            await self._round()
+            if self._stopping:
+                break
+            if round_ < _RETRY_ROUNDS and await self._in_db(store.retry_failed, self._crawl_id):
+                log.info("retrying failed listings (round %d)", round_ + 2)
+                continue
+            break
+        counts = await self._in_db(store.listing_counts, self._crawl_id)
+        self.stats.listings_failed = counts.get("failed", 0)
+        if self._stopping and (counts.get("pending", 0) or counts.get("running", 0)):
+            self.status = "interrupted"
+        elif self.stats.listings_failed:
+            self.status = "incomplete"
+        else:
+            self.status = "complete"
+        if self.status != "interrupted":
+            await self._in_db(store.finish_crawl, self._crawl_id, self.status, self.summary())
+        return self.status
+
+    async def _round(self) -> None:
+        pending = await self._in_db(self.store.listings, self._crawl_id, ("pending", "running"))
+        send: ObjectSendStream[Listing]
+        receive: ObjectReceiveStream[Listing]
+        send, receive = anyio.create_memory_object_stream[Listing](self.workers * 2)
+        async with anyio.create_task_group() as tg, send, receive:
+            for _ in range(self.workers):
+                tg.start_soon(self._worker, receive.clone())
+            # Runs of single glifs go to the workers; everything else is a root of its own.
+            runs = [x for x in pending if x.key.startswith("runs:glif:")]
+            roots = [x for x in pending if not x.key.startswith("runs:glif:")]
+            async with anyio.create_task_group() as producers:
+                producers.start_soon(self._feed, runs, send.clone())
+                for root in roots:
+                    producers.start_soon(self._root, root, send.clone())
+            await send.aclose()
+            await receive.aclose()
+
+    async def _feed(self, listings: Sequence[Listing], send: ObjectSendStream[Listing]) -> None:
+        async with send:
+            for listing in listings:
+                if self._stopping:
+                    return
+                await send.send(listing)
+
+    async def _worker(self, receive: ObjectReceiveStream[Listing]) -> None:
+        async with receive:
+            async for listing in receive:
+                if not self._stopping:
+                    await self._guarded(listing, None)
+
+    async def _root(self, listing: Listing, send: ObjectSendStream[Listing]) -> None:
+        async with send:
+            await self._guarded(listing, send)
+
+    async def _guarded(self, listing: Listing, send: ObjectSendStream[Listing] | None) -> None:
+        """One listing; its failure after the client's retries is recorded, not raised."""
+        try:
+            await self._listing(listing, send)
+        except GlifError as exc:
+            log.warning("listing %s failed: %s", listing.key, exc)
+            self.stats.failures[listing.key] = str(exc)
+            await self._in_db(self.store.fail_listing, listing.key, str(exc))
+
+    async def _listing(self, listing: Listing, send: ObjectSendStream[Listing] | None) -> None:
+        client, scope = self.client, self.scope
+        start = listing.next_page
+        # A resumed listing goes on page by page: concurrent pages are checked against the head
+        # read at page 1, which a resumed listing did not read.
+        concurrency = None if start == 1 else 1
+        includes = {"includes": "spells.data"} if scope.graphs else {}
+        kind, target = listing.kind, listing.target
+        if kind == "glifs":
+            params = {"featured": "1"} if target == "featured" else {}
+            if target.startswith("user:"):
+                params = {"username": target[5:]}
+            pager = client._listing(
+                "/glifs",
+                {**params, **includes},
+                harvesting(m.Glif, self._decode),
+                concurrency=concurrency,
+                start_page=start,
+            )
+        elif kind == "glif":
+            pager = client._listing("/glifs", {"id": target}, harvesting(m.Glif, self._decode), concurrency=1)
+        elif kind == "sphere":
+            if start == 1:
+                sphere = await client.get_sphere(slug=target)
+                raw = m.ENCODER.encode(msgspec.structs.replace(sphere, glifs=None, spells=None))
+                await self._write(listing, None, Harvest([], [], [(sphere, raw)], []), done=False, follow=[])
+            pager = client._listing(
+                "/spheres",
+                {"slug": target, **includes},
+                harvesting_sphere_glifs(self._decode),
+                concurrency=concurrency,
+                start_page=start,
+            )
+        else:  # runs of a glif, or of a user
+            params = {"glifId": target} if not target.startswith("user:") else {"username": target[5:]}
+            expected = listing.expected if start == 1 else None
+            pager = client._listing(
+                "/runs",
+                params,
+                harvesting(m.Run, self._decode),
+                concurrency=1 if kind == "runs" and "glifId" in params else concurrency,
+                expected=expected,
+                start_page=start,
+            )
+        if kind == "glif":
+            first = await pager.first_page()
+            if not first.items:
+                raise _not_found(target)
+            await self._page(listing, first.number, first.items, done=True, send=send)
+            return
+        wrote_last = False
+        known_pages = 0
+        async with aclosing(pager.pages()) as pages:
+            async for page in pages:
+                if self._stopping:
+                    return
+                new = await self._page(
+                    listing,
+                    None if page.recovered else page.number,
+                    page.items,
+                    done=not page.has_more,
+                    send=send,
+                )
+                wrote_last = not page.has_more
+                if self.incremental and kind == "runs" and new == 0:
+                    known_pages += 1
+                    if known_pages >= 2:  # a page of known runs, and one more for safety
+                        break
+        if not wrote_last and not self._stopping:
+            await self._in_db(self.store.mark_done, listing.key)
+        self.stats.listings_done += 1
+
+    async def _page(
+        self,
+        listing: Listing,
+        number: int | None,
+        items: Sequence[Item[Any]],
+        *,
+        done: bool,
+        send: ObjectSendStream[Listing] | None,
+    ) -> int:
+        glifs = [(i.model, i.raw) for i in items if isinstance(i.model, m.Glif)]
+        runs = [(i.model, i.raw) for i in items if isinstance(i.model, m.Run)]
+        kind = "runs" if listing.kind == "runs" else "glifs"
+        bad = [(kind, i.raw, i.error or "undecodable") for i in items if i.model is None]
+        follow: list[Listing] = []
+        if self.scope.runs and glifs:
+            follow = await self._runs_to_follow([g for g, _ in glifs])
+        new = await self._write(listing, number, Harvest(glifs, runs, [], bad), done=done, follow=follow)
+        if send is not None:
+            for f in follow:
+                await send.send(f)
+        return int(new)
+
+    async def _runs_to_follow(self, glifs: list[m.Glif]) -> list[Listing]:
+        wanted = [g for g in glifs if g.completed_spell_run_count]  # 0 runs: no request at all
+        self.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
+        if self.incremental:
+            # Only glifs whose count grew beyond the runs already stored.
+            stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
+            wanted = [g for g in wanted if (g.completed_spell_run_count or 0) > stored.get(g.id, 0)]
+        return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
+
+    async def _write(
+        self, listing: Listing, number: int | None, harvest: Harvest, *, done: bool, follow: list[Listing]
+    ) -> int:
+        new = await self._in_db(
+            lambda: self.store.write_page(
+                self._crawl_id, listing.key, number, harvest, done=done, follow=follow
+            )
+        )
+        s = self.stats
+        s.records += len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres)
+        s.quarantined += len(harvest.quarantine)
+        s.pages += 1
+        s.useful_pages += new > 0
+        kind = "runs" if harvest.runs else "spheres" if harvest.spheres else "glifs"
+        s.new[kind] += new
+        s.decode_seconds = self._decode.seconds
+        return int(new)
+
+    def summary(self) -> dict[str, Any]:
+        c = self.client.stats
+        s = self.stats
+        return {
+            "status": self.status,
+            "new": s.new,
+            "records": s.records,
+            "pages": s.pages,
+            "useful_pages": s.useful_pages,
+            "quarantined": s.quarantined,
+            "listings_done": s.listings_done,
+            "listings_failed": s.listings_failed,
+            "failures": s.failures,
+            "requests": c.requests,
+            "retries": c.retries,
+            "rate_limited": c.rate_limited,
+            "errors": c.errors,
+            "seconds": time.monotonic() - s.started,
+            "limiter_seconds": c.limiter_seconds,
+            "network_seconds": c.network_seconds,
+            "decode_seconds": s.decode_seconds,
+            "write_seconds": s.write_seconds,
+        }
+
+
+def _stored_runs(store: Store, glif_ids: list[str]) -> dict[str, int]:
+    return {g: store.stored_runs(g) for g in glif_ids}
+
+
+def _not_found(glif_id: str) -> GlifError:
+    return NotFoundError(f"no glif with id {glif_id!r}", status=404)

@@ -1,0 +1,368 @@
+"""The crawl's SQLite file: the harvested records and the crawl's own state, side by side.
+
+Every page is written in one transaction together with the listing's progress and the listings
+it gives rise to, so that a crawl killed at any moment resumes exactly where its last commit
+left it: nothing written is lost, nothing is written twice (records are upserted by id).
+
+This module is synchronous on purpose; the crawler runs it in one worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .. import models as m
+
+__all__ = ["Listing", "Store", "StoreError"]
+
+APP_ID = "aioglif-crawl"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS glifs (
+    id TEXT PRIMARY KEY, name TEXT, user_id TEXT, username TEXT, created_at TEXT, updated_at TEXT,
+    published_at TEXT, featured_at TEXT, output_type TEXT, run_count INTEGER, likes INTEGER,
+    comments INTEGER, has_graph INTEGER NOT NULL, json TEXT NOT NULL, harvested_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, glif_id TEXT, user_id TEXT, created_at TEXT, completed_at TEXT,
+    output_type TEXT, price TEXT, visibility TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_by_glif ON runs (glif_id);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY, username TEXT, name TEXT, image TEXT, json TEXT NOT NULL,
+    harvested_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS spheres (
+    id TEXT PRIMARY KEY, slug TEXT, name TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    kind TEXT NOT NULL, raw TEXT NOT NULL, error TEXT NOT NULL, listing TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (kind, raw));
+CREATE TABLE IF NOT EXISTS listings (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, expected INTEGER,
+    status TEXT NOT NULL, next_page INTEGER NOT NULL, items INTEGER NOT NULL, attempts INTEGER NOT NULL,
+    error TEXT, crawl INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS listings_by_status ON listings (crawl, status);
+CREATE TABLE IF NOT EXISTS crawls (
+    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, incremental INTEGER NOT NULL, status TEXT NOT NULL,
+    started_at REAL NOT NULL, finished_at REAL, stats TEXT);
+CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, size INTEGER NOT NULL);
+"""
+
+_ENC = msgspec.json.Encoder()
+
+
+class StoreError(Exception):
+    """The output file cannot be used: not an aioglif database, or from a newer version."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    key: str  # "glifs:all", "runs:glif:<id>", ...
+    kind: str  # glifs | runs | sphere | glif
+    target: str  # what the listing is of: a username, a glif id, a slug, ...
+    expected: int | None = None
+    next_page: int = 1
+    status: str = "pending"
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Harvest:
+    """One page of records to write: each a decoded model and its JSON as the API sent it."""
+
+    glifs: list[tuple[m.Glif, bytes]]
+    runs: list[tuple[m.Run, bytes]]
+    spheres: list[tuple[m.Sphere, bytes]]
+    quarantine: list[tuple[str, bytes, str]]  # kind, raw, error
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from exc
+        try:
+            self._check_or_create()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(f"{path} is not an aioglif database ({exc})") from exc
+
+    def _check_or_create(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables:
+            app = (
+                self.db.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+                if "meta" in tables
+                else None
+            )
+            if app is None or app[0] != APP_ID:
+                raise StoreError(f"{self.path} is not an aioglif database; refusing to touch it")
+            version = int(self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer aioglif (schema {version})")
+        # WAL: readers are not blocked by the crawl; NORMAL sync is durable at each commit in WAL.
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)  # IF NOT EXISTS throughout: safe on an existing file
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('app', ?), ('schema', ?)", (APP_ID, str(SCHEMA_VERSION))
+        )
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- crawls ----------------------------------------------------------------------------
+
+    def last_crawl(self) -> tuple[int, str, str, bool] | None:
+        row = self.db.execute(
+            "SELECT id, scope, status, incremental FROM crawls ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], bool(row[3]))
+
+    def start_crawl(self, scope: str, incremental: bool) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO crawls (scope, incremental, status, started_at) VALUES (?, ?, 'running', ?)",
+                (scope, int(incremental), time.time()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_crawl(self, crawl: int, status: str, stats: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE crawls SET status=?, finished_at=?, stats=? WHERE id=?",
+                (status, time.time(), json.dumps(stats), crawl),
+            )
+
+    # --- listings --------------------------------------------------------------------------
+
+    def add_listings(self, crawl: int, listings: Iterable[Listing]) -> None:
+        with self.transaction():
+            self._add_listings(crawl, listings)
+
+    def _add_listings(self, crawl: int, listings: Iterable[Listing]) -> None:
+        now = time.time()
+        self.db.executemany(
+            "INSERT INTO listings (key, kind, target, expected, status, next_page, items, attempts, crawl,"
+            " updated_at) VALUES (?, ?, ?, ?, 'pending', 1, 0, 0, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET expected=excluded.expected, crawl=excluded.crawl,"
+            " status=CASE WHEN listings.crawl = excluded.crawl THEN listings.status ELSE 'pending' END,"
+            " next_page=CASE WHEN listings.crawl = excluded.crawl THEN listings.next_page ELSE 1 END,"
+            " attempts=CASE WHEN listings.crawl = excluded.crawl THEN listings.attempts ELSE 0 END,"
+            " updated_at=excluded.updated_at",
+            [(x.key, x.kind, x.target, x.expected, crawl, now) for x in listings],
+        )
+
+    def listings(self, crawl: int, statuses: Sequence[str]) -> list[Listing]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT key, kind, target, expected, next_page, status, attempts, error FROM listings"
+            f" WHERE crawl=? AND status IN ({marks}) ORDER BY rowid",
+            (crawl, *statuses),
+        ).fetchall()
+        return [Listing(*r) for r in rows]
+
+    def listing_counts(self, crawl: int) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT status, count(*) FROM listings WHERE crawl=? GROUP BY status", (crawl,)
+        )
+        return dict(rows)
+
+    def fail_listing(self, key: str, error: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE listings SET status='failed', attempts=attempts+1, error=?, updated_at=? WHERE key=?",
+                (error, time.time(), key),
+            )
+
+    def retry_failed(self, crawl: int) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "UPDATE listings SET status='pending' WHERE crawl=? AND status='failed'", (crawl,)
+            )
+        return cur.rowcount
+
+    # --- records ---------------------------------------------------------------------------
+
+    def write_page(
+        self,
+        crawl: int,
+        listing: str,
+        page: int | None,
+        harvest: Harvest,
+        *,
+        done: bool,
+        follow: Sequence[Listing] = (),
+        outputs: dict[str, int] | None = None,
+    ) -> int:
+        """Write a page's records, the listing's progress and the listings it leads to, at once.
+
+        Returns how many of the records were new to the database.
+        """
+        now = time.time()
+        with self.transaction():
+            new = self._count_new("glifs", [g.id for g, _ in harvest.glifs])
+            new += self._count_new("runs", [r.id for r, _ in harvest.runs])
+            new += self._count_new("spheres", [s.id for s, _ in harvest.spheres])
+            self._upsert_glifs(harvest.glifs, now)
+            self._upsert_runs(harvest.runs, now)
+            self._upsert_spheres(harvest.spheres, now)
+            users = {u.id: u for g, _ in harvest.glifs if (u := g.user) is not None}
+            users.update({u.id: u for r, _ in harvest.runs if (u := r.user) is not None})
+            self._upsert_users(users.values(), now)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?)",
+                [
+                    (k, raw.decode("utf-8", "replace"), err, listing, now)
+                    for k, raw, err in harvest.quarantine
+                ],
+            )
+            items = len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres)
+            self.db.execute(
+                "UPDATE listings SET status=?, next_page=COALESCE(?, next_page), items=items+?, error=NULL,"
+                " updated_at=? WHERE key=?",
+                ("done" if done else "running", None if page is None else page + 1, items, now, listing),
+            )
+            self._add_listings(crawl, follow)
+            for path, size in (outputs or {}).items():
+                self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?)", (path, size))
+        return new
+
+    def mark_done(self, listing: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE listings SET status='done', updated_at=? WHERE key=?", (time.time(), listing)
+            )
+
+    def _count_new(self, table: str, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        known = self.db.execute(f"SELECT count(*) FROM {table} WHERE id IN ({marks})", ids).fetchone()[0]
+        return len(set(ids)) - int(known)
+
+    def known(self, table: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", list(ids))}
+
+    def stored_runs(self, glif_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM runs WHERE glif_id=?", (glif_id,)).fetchone()[0])
+
+    def _upsert_glifs(self, rows: list[tuple[m.Glif, bytes]], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO glifs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            " name=excluded.name, user_id=excluded.user_id, username=excluded.username,"
+            " updated_at=excluded.updated_at, published_at=excluded.published_at,"
+            " featured_at=excluded.featured_at, output_type=excluded.output_type,"
+            " run_count=excluded.run_count, likes=excluded.likes, comments=excluded.comments,"
+            # A harvest without the graph must not replace one that has it.
+            " json=CASE WHEN excluded.has_graph OR NOT glifs.has_graph"
+            " THEN excluded.json ELSE glifs.json END,"
+            " has_graph=max(glifs.has_graph, excluded.has_graph), harvested_at=excluded.harvested_at",
+            [
+                (
+                    g.id,
+                    g.name,
+                    g.user_id,
+                    g.user.username if g.user else None,
+                    _iso(g.created_at),
+                    _iso(g.updated_at),
+                    _iso(g.published_at),
+                    _iso(g.featured_at),
+                    g.output_type,
+                    g.completed_spell_run_count,
+                    g.likes,
+                    g.comments,
+                    int(g.data is not None),
+                    raw.decode(),
+                    now,
+                )
+                for g, raw in rows
+            ],
+        )
+
+    def _upsert_runs(self, rows: list[tuple[m.Run, bytes]], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            " glif_id=excluded.glif_id, user_id=excluded.user_id, completed_at=excluded.completed_at,"
+            " output_type=excluded.output_type, price=excluded.price, visibility=excluded.visibility,"
+            " json=excluded.json, harvested_at=excluded.harvested_at",
+            [
+                (
+                    r.id,
+                    r.glif_id,
+                    r.user_id,
+                    _iso(r.created_at),
+                    _iso(r.completed_at),
+                    r.output_type,
+                    None if r.price is None else str(r.price),
+                    r.visibility,
+                    raw.decode(),
+                    now,
+                )
+                for r, raw in rows
+            ],
+        )
+
+    def _upsert_spheres(self, rows: list[tuple[m.Sphere, bytes]], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO spheres VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET slug=excluded.slug,"
+            " name=excluded.name, json=excluded.json, harvested_at=excluded.harvested_at",
+            [(s.id, s.slug, s.name, raw.decode(), now) for s, raw in rows],
+        )
+
+    def _upsert_users(self, users: Iterable[m.User], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO users VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            " username=excluded.username, name=excluded.name, image=excluded.image,"
+            " json=excluded.json, harvested_at=excluded.harvested_at",
+            [(u.id, u.username, u.name, u.image, _ENC.encode(u).decode(), now) for u in users],
+        )
+
+    # --- reading back ----------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        return {
+            t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("glifs", "runs", "users", "spheres", "quarantine")
+        }
+
+    def output_sizes(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT path, size FROM outputs"))
+
+    def rows(self, table: str) -> Iterable[str]:
+        for (raw,) in self.db.execute(f"SELECT json FROM {table} ORDER BY rowid"):
+            yield raw
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on an exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
