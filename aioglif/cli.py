@@ -16,6 +16,8 @@ from . import models as m
 from ._config import ENV_API_URL, ENV_SIMPLE_API_URL, ENV_TOKEN
 from ._errors import GlifError
 from .client import GlifClient
+from .crawl._cli import add_parser as add_crawl_parser
+from .crawl._cli import crawl_command, positive
 from .pagination import AsyncPaginator
 
 __all__ = ["main"]
@@ -29,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", help=f"REST API base (default: ${ENV_API_URL} or https://glif.app/api)")
     p.add_argument("--simple-api-url", help=f"Simple API base (default: ${ENV_SIMPLE_API_URL})")
     p.add_argument("--token", help=f"API token (default: ${ENV_TOKEN}); prefer the variable: argv is visible")
-    p.add_argument("--rate", type=float, default=10.0, help="max requests per second (0: no limit)")
+    p.add_argument("--rate", type=positive(float), help="max requests per second (default 10; crawl: found)")
     p.add_argument("--json", action="store_true", help="print records as JSON lines")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs=argparse.REMAINDER,
         help="-- COMMAND...: run COMMAND against the server (GLIF_* variables set), then stop",
     )
+
+    add_crawl_parser(sub)
 
     get = sub.add_parser("get", help="get one glif, run, user or sphere")
     get.add_argument("kind", choices=("glif", "run", "user", "sphere"))
@@ -80,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _client(args: argparse.Namespace) -> GlifClient:
     return GlifClient(
-        args.token, api_url=args.api_url, simple_api_url=args.simple_api_url, rate=args.rate or None
+        args.token, api_url=args.api_url, simple_api_url=args.simple_api_url, rate=args.rate or 10.0
     )
 
 
@@ -277,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fake-server":
             return int(anyio.run(_fake_server, args))
+        if args.command == "crawl":
+            return crawl_command(args)
         anyio.run(handlers[args.command], args)
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,7 @@ def test_bad_arguments_exit_2_before_any_request(argv: list[str], capsys: pytest
 
 
 def test_connection_failure_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--api-url", "http://127.0.0.1:9/api", "--rate", "0", "list", "glifs"]) in (1,)
+    assert main(["--api-url", "http://127.0.0.1:9/api", "list", "glifs"]) == 1
     assert "ConnectError" in capsys.readouterr().err
 
 
