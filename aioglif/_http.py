@@ -63,6 +63,20 @@ def _bump(sinks: tuple[Stats, ...], name: str, n: float = 1) -> None:
         setattr(sink, name, getattr(sink, name) + n)
 
 
+class _AdjustableLimiter(AsyncLimiter):
+    """aiolimiter's leaky bucket, its rate changed in place.
+
+    Replacing the limiter instead would let the requests queued on the old one go on at the old
+    pace beside the new one: two buckets, bursts, 429s. aiolimiter keeps the rate in a private
+    ``_rate_per_sec`` set once at construction, so it is set here too (tested by rate="auto").
+    """
+
+    def set_rate(self, rate: float) -> None:
+        self._leak()  # the time so far drains at the old rate
+        self.time_period = 1.0 / rate
+        self._rate_per_sec = rate
+
+
 class Transport:
     """Sends requests for a client: politely (limiter, cap, shared 429 pause) and with retries."""
 
@@ -107,8 +121,12 @@ class Transport:
 
     def _set_rate(self, rate: float) -> None:
         # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
-        # A new limiter for a new rate: requests already waiting finish on the old one.
-        self._limiter = AsyncLimiter(1, 1.0 / rate)
+        if isinstance(self._limiter, _AdjustableLimiter):
+            self._limiter.set_rate(rate)
+        elif self.adaptive is not None:
+            self._limiter = _AdjustableLimiter(1, 1.0 / rate)
+        else:
+            self._limiter = AsyncLimiter(1, 1.0 / rate)
 
     @property
     def rate(self) -> float | None:

@@ -18,8 +18,12 @@ class AdaptiveRate:
     rate: float = 10.0
     floor: float = 0.5
     growth: float = 1.5  # slow start: the factor per clean second before any 429
-    backoff: float = 0.93  # after a 429: this fraction of the rate it came at
-    probe: float = 0.0025  # after a 429: this fraction of the ceiling added per clean second
+    # After a 429: this fraction of the rate it came at. Slow start overshoots the limit by at
+    # most its growth, so 0.85 of the overshoot lands just under the limit.
+    backoff: float = 0.85
+    # Then this fraction of the ceiling added per clean second: slow, because every 429 also
+    # costs a pause of its Retry-After (whole seconds) for the whole client.
+    probe: float = 0.001
     quiet: float = 2.0  # 429s within this many seconds of a decrease are the same event
     ceiling: float | None = None
     _changed_at: float | None = None

@@ -30,7 +30,7 @@ from typing import Any
 from .contenders import CONTENDERS
 
 HERE = Path(__file__).parent
-ALL = ("nolatency", "latency", "ratelimit", "small", "memory")
+ALL = ("nolatency", "latency", "ratelimit", "small", "memory", "crawl")
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,97 @@ def scenario_memory(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any]]]
     return "Memory: aioglif streaming all runs", rows
 
 
+def run_crawl(base: str, out: Path, faults: dict[str, Any], *flags: str) -> dict[str, Any]:
+    control(base, "/_fake/faults", faults)
+    control(base, "/_fake/reset", {})
+    out.unlink(missing_ok=True)
+    argv = [
+        "--api-url",
+        base + "/api",
+        "--token",
+        "fake-token",
+        "crawl",
+        "--out",
+        str(out),
+        "--runs",
+        "--progress",
+        "none",
+        *flags,
+    ]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._child",
+            "aioglif",
+            "crawl",
+            json.dumps({"argv": argv, "out": str(out)}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        cwd=HERE.parent,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"crawl failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["server"] = control(base, "/_fake/stats")
+    return result
+
+
+CRAWL_RATE = 20.0
+
+
+def crawl_report(sizes: Sizes, tmp: Path) -> str:
+    """The crawler's targets: the rate held (told and not told), useful requests, faults, memory."""
+    lines = [
+        "### The crawler (`aioglif crawl --runs`)",
+        "",
+        "| case | exit | seconds | requests | req/s | of limit | 429s | useful requests | glifs | runs |"
+        " peak MB |",
+        "|" + "---|" * 11,
+    ]
+    glifs, runs = (400, 12_000) if sizes is not QUICK else (60, 1_500)
+    with fake_server(
+        "--glifs", str(glifs), "--runs", str(runs), "--users", "50", "--spheres", "0", "--seed", "3"
+    ) as base:
+        want = (len(_glif_counts(base)), runs)
+        limit = {"rate_limit": CRAWL_RATE, "burst": 2, "latency": 0.01, "latency_jitter": 0.01}
+        cases = [
+            (f"limit {CRAWL_RATE:g}/s, told (--rate)", limit, ("--rate", str(CRAWL_RATE))),
+            (f"limit {CRAWL_RATE:g}/s, not told", limit, ()),
+            (
+                "5% faulty answers (5xx, drops, truncation)",
+                {"error_rate": 0.02, "drop_rate": 0.015, "truncate_rate": 0.015, "seed": 7},
+                (),
+            ),
+        ]
+        for name, faults, flags in cases:
+            r = run_crawl(base, tmp / "crawl.sqlite", faults, *flags)
+            lines.append(_crawl_row(name, r, faults.get("rate_limit"), want))
+    for n in sizes.stream:
+        with fake_server("--glifs", "200", "--runs", str(n), "--users", "50", "--spheres", "0") as base:
+            r = run_crawl(base, tmp / "crawl.sqlite", {})
+            lines.append(_crawl_row(f"memory: {n:,} runs", r, None, (len(_glif_counts(base)), n)))
+    return "\n".join(lines) + "\n"
+
+
+def _crawl_row(name: str, r: dict[str, Any], limit: float | None, want: tuple[int, int]) -> str:
+    s, summ = r["server"], r["summary"]
+    ok = s["statuses"].get("200", 0)
+    rate = ok / r["seconds"]
+    useful = summ["useful_pages"] / summ["requests"] if summ["requests"] else 0.0
+    complete = (r["counts"]["glifs"], r["counts"]["runs"]) == want
+    return (
+        f"| {name} | {r['exit']} | {r['seconds']:.1f} | {s['requests']:,} | {rate:.2f} | "
+        f"{f'{rate / limit:.1%}' if limit else '-'} | "
+        f"{s['rate_limited']} ({s['rate_limited'] / s['requests']:.2%})"
+        f" | {useful:.1%} | {r['counts']['glifs']:,} | {r['counts']['runs']:,}"
+        f"{'' if complete else ' (INCOMPLETE)'} | {r['peak_mb']:.0f} |"
+    )
+
+
 def _glif_counts(base: str) -> list[dict[str, Any]]:
     out, page = [], 1
     while True:
@@ -281,6 +372,12 @@ def main() -> None:
                     title, rows = globals()[f"scenario_{name}"](base, sizes)
                     sections.append(_table(title, rows, name))
                     print(sections[-1], flush=True)
+    if "crawl" in wanted:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            sections.append(crawl_report(sizes, Path(tmp)))
+        print(sections[-1], flush=True)
     env = (
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{'quick' if args.quick else 'full'} run of {', '.join(wanted)} "

@@ -17,6 +17,9 @@ from .contenders import CONTENDERS, PRELOAD
 def main() -> None:
     contender, kind, raw = sys.argv[1], sys.argv[2], sys.argv[3]
     job = json.loads(raw)
+    if kind == "crawl":
+        crawl(job)
+        return
     run = CONTENDERS[contender][kind]
     for module in PRELOAD[contender]:
         importlib.import_module(module)
@@ -33,6 +36,34 @@ def main() -> None:
         "listing_stats": job.get("listing_stats"),
     }
     print(json.dumps(result))
+
+
+def crawl(job: dict[str, object]) -> None:
+    """``aioglif crawl`` in this process; reports its exit status, time, memory and summary."""
+    import sqlite3
+
+    from aioglif.cli import main as cli
+
+    wall0 = time.perf_counter()
+    code = cli([str(a) for a in job["argv"]])  # type: ignore[union-attr]
+    seconds = time.perf_counter() - wall0
+    with sqlite3.connect(str(job["out"])) as db:
+        (stats,) = db.execute("SELECT stats FROM crawls ORDER BY id DESC LIMIT 1").fetchone()
+        counts = {
+            t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("glifs", "runs", "users")
+        }
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "exit": code,
+                "seconds": seconds,
+                "peak_mb": usage.ru_maxrss / 1024,
+                "summary": json.loads(stats),
+                "counts": counts,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

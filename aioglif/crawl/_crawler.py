@@ -253,6 +253,10 @@ class Crawl:
             params = {"featured": "1"} if target == "featured" else {}
             if target.startswith("user:"):
                 params = {"username": target[5:]}
+            if scope.runs:
+                # The run listings keep the limiter busy; a sequential glif listing asks for no
+                # page past its end and needs no head read.
+                concurrency = 1
             pager = client._listing(
                 "/glifs",
                 {**params, **includes},
