@@ -18,6 +18,10 @@ from ._errors import GlifError
 from .client import GlifClient
 from .crawl._cli import add_parser as add_crawl_parser
 from .crawl._cli import crawl_command, positive
+from .graph import inputs as graph_inputs
+from .graph._cli import add_parsers as add_graph_parsers
+from .graph._cli import load_graph_file, print_inputs, validate_command
+from .models import Graph
 from .pagination import AsyncPaginator
 
 __all__ = ["main"]
@@ -61,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("kind", choices=("glif", "run", "user", "sphere"))
     get.add_argument("key", help="the id (a username for users, a slug for spheres)")
     get.add_argument("--by-id", action="store_true", help="users and spheres: KEY is an id")
+    get.add_argument("--inputs", action="store_true", help="glifs: print only the glif's inputs")
+
+    add_graph_parsers(sub)
 
     ls = sub.add_parser("list", help="list glifs, runs, spheres or a sphere's glifs")
     ls.add_argument("kind", choices=("glifs", "runs", "spheres", "sphere-glifs"))
@@ -150,6 +157,9 @@ async def _get(args: argparse.Namespace) -> None:
         record: msgspec.Struct
         if args.kind == "glif":
             record = await client.get_glif(args.key)
+            if args.inputs:
+                print_inputs(graph_inputs(record.data or Graph()))
+                return
         elif args.kind == "run":
             record = await client.get_run(args.key)
         elif args.kind == "user":
@@ -193,6 +203,19 @@ async def _list(args: argparse.Namespace) -> None:
         records = await listing.collect()
         kind = {"glifs": m.Glif, "runs": m.Run, "spheres": m.Sphere, "sphere-glifs": m.Glif}[args.kind]
         _print(records, args, _COLUMNS[kind])
+
+
+async def _create(args: argparse.Namespace) -> None:
+    graph, body = load_graph_file(args.file)
+    name = args.name or body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("the glif needs a name: --name NAME, or 'name' in the file")
+    description = args.description if args.description is not None else body.get("description") or ""
+    async with _client(args) as client:
+        glif = await client.create_glif(
+            name, description=description, graph=graph, published=args.publish, validate=not args.no_validate
+        )
+    print(glif.id)
 
 
 async def _me(args: argparse.Namespace) -> None:
@@ -277,12 +300,14 @@ async def _fake_server(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"get": _get, "list": _list, "me": _me, "run": _run}
+    handlers = {"get": _get, "list": _list, "me": _me, "run": _run, "create": _create}
     try:
         if args.command == "fake-server":
             return int(anyio.run(_fake_server, args))
         if args.command == "crawl":
             return crawl_command(args)
+        if args.command == "validate":
+            return validate_command(args)
         anyio.run(handlers[args.command], args)
     except KeyboardInterrupt:
         return 130

@@ -273,8 +273,13 @@ class GlifClient:
         description: str = "",
         graph: m.Graph | Mapping[str, Any] | None = None,
         published: bool = False,
+        validate: bool = True,
     ) -> m.Glif:
-        """Create a glif (a draft unless ``published``). Never retried once it may have been sent."""
+        """Create a glif (a draft unless ``published``). Never retried once it may have been sent.
+
+        The graph is validated first (``validate=False`` skips it): a :class:`GraphError`
+        (a ``ValueError``) lists every problem, and nothing is sent.
+        """
         self._check_open()
         check_id(name, "name")
         body: dict[str, Any] = {
@@ -284,6 +289,13 @@ class GlifClient:
         }
         if not isinstance(body["graph"], dict) or not isinstance(body["graph"].get("nodes"), list):
             raise ValueError("graph must be a Graph or a mapping with a 'nodes' list")
+        if validate:
+            from .graph import check
+
+            try:
+                check(msgspec.convert(body["graph"], m.Graph))
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"graph is not a valid graph: {exc}") from None
         if published:
             now = _dt.datetime.now(_dt.timezone.utc)
             body["publishedAt"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")

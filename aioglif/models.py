@@ -48,15 +48,18 @@ class User(_Model, frozen=True):
     is_subscriber: bool | None = None
 
 
-class Node(_Model, frozen=True):
-    """One block of a glif's graph. ``type`` and ``params`` stay open so unknown blocks survive."""
+class Node(_Model, frozen=True, omit_defaults=False):
+    """One block of a glif's graph. ``type`` and ``params`` stay open so unknown blocks survive.
+
+    Defaults are encoded too: a graph must come back out exactly as it went in.
+    """
 
     name: str
     type: str
     params: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Graph(_Model, frozen=True):
+class Graph(_Model, frozen=True, omit_defaults=False):
     nodes: list[Node] = msgspec.field(default_factory=list)
 
     def node(self, name: str) -> Node | None:

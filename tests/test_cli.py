@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,22 @@ def test_commands_against_a_fake_server_process() -> None:
 def test_fake_server_passes_on_the_commands_exit_status() -> None:
     done = fake_server_process("sh", "-c", "exit 3", data=("--glifs", "5", "--runs", "0"))
     assert done.returncode == 3
+
+
+def test_create_validate_and_inputs_from_the_command_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_bytes((Path(__file__).parent / "samples" / "seed-create-glif-request.json").read_bytes())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": [{"name": "x", "type": "GPTBlock", "params": {"prompt": "{y}"}}]}')
+    script = (
+        f'id=$(aioglif create {good} --publish) && aioglif get glif "$id" --inputs'
+        f" && if aioglif create {bad} --name nope 2> bad.txt; then exit 9; else echo rc=$?; fi && cat bad.txt"
+    )
+    done = fake_server_process("sh", "-c", f'cd "{tmp_path}" && {script}')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("query\tTextInputBlock\tlabel='query'")
+    assert "rc=2" in done.stdout
+    assert "{y} names no block" in done.stdout
+    assert main(["validate", str(good)]) == 0
+    assert main(["validate", str(bad)]) == 1
+    assert main(["validate", str(tmp_path / "missing.json")]) == 2

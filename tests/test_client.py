@@ -153,10 +153,18 @@ async def test_create_glif_draft_and_published(client: g.GlifClient, server: Fak
 
 
 async def test_create_glif_rejections(client: g.GlifClient, server: FakeGlifServer) -> None:
+    from aioglif.graph import GraphError
+
     bad = {"nodes": [{"name": "a", "type": "X"}, {"name": "a", "type": "Y"}]}
-    with pytest.raises(g.APIStatusError) as info:
+    sent = len(server.requests)
+    with pytest.raises(GraphError) as problems:
         await client.create_glif("dup", graph=bad)
-    assert info.value.status == 400 and "duplicate" in str(info.value)
+    assert [p.code for p in problems.value.problems] == ["duplicate-name"]
+    assert len(server.requests) == sent  # refused before anything was sent
+    # Unchecked, the server refuses it the same way.
+    with pytest.raises(g.APIStatusError) as info:
+        await client.create_glif("dup", graph=bad, validate=False)
+    assert info.value.status == 400 and "used by block 1 too" in str(info.value)
     async with make_client(server, token=None) as anonymous:
         with pytest.raises(g.AuthenticationError):
             await anonymous.create_glif("x")

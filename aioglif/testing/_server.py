@@ -24,6 +24,8 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
+from ..graph import validate as validate_graph
+from ..models import Graph
 from ._data import FakeData, Record, iso
 
 __all__ = ["Fault", "FakeGlifServer", "Faults", "RecordedRequest"]
@@ -562,18 +564,13 @@ def _create_problems(body: Any) -> list[str]:
     if not isinstance(nodes, list):
         problems.append("graph: must be an object with a 'nodes' array")
         return problems
-    names = set()
-    for i, node in enumerate(nodes):
-        if (
-            not isinstance(node, dict)
-            or not isinstance(node.get("name"), str)
-            or not isinstance(node.get("type"), str)
-        ):
-            problems.append(f"graph.nodes[{i}]: needs string 'name' and 'type'")
-            continue
-        if node["name"] in names:
-            problems.append(f"graph.nodes[{i}]: duplicate name {node['name']!r}")
-        names.add(node["name"])
+    try:
+        parsed = msgspec.convert(graph, Graph)
+    except msgspec.ValidationError as exc:
+        problems.append(f"graph: {exc}")
+    else:
+        # The same rules as the client's, so a graph the client lets through is accepted.
+        problems += [str(p) for p in validate_graph(parsed)]
     published = body.get("publishedAt")
     if published is not None:
         try:
