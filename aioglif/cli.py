@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +15,7 @@ import msgspec
 
 from . import __version__
 from . import models as m
+from ._batch import batch_command
 from ._config import ENV_API_URL, ENV_SIMPLE_API_URL, ENV_TOKEN
 from ._errors import GlifError
 from .client import GlifClient
@@ -53,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     fs.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     fs.add_argument("--latency-jitter", type=float, default=0.0, help="up to this many seconds more")
     fs.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx")
+    fs.add_argument("--run-latency", type=float, default=0.0, help="seconds a Simple API run takes")
+    fs.add_argument("--max-concurrent-runs", type=int, help="runs a token may have at once (429 beyond)")
+    fs.add_argument("--run-failure-rate", type=float, default=0.0, help="fraction of runs that fail")
+    fs.add_argument("--credits", type=float, help="every user's credits (default: 100, 500 or 2000)")
     fs.add_argument(
         "exec",
         nargs=argparse.REMAINDER,
@@ -86,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("--public", action="store_true", help="make the run public")
     run.add_argument("--strict", action="store_true", help="fail instead of defaulting missing inputs")
+    run.add_argument("--batch", type=Path, metavar="FILE", help="run once per row of a .csv or .jsonl file")
+    run.add_argument("--out", type=Path, metavar="FILE", help="--batch: append results here (JSONL)")
+    run.add_argument("--concurrency", type=positive(int), default=8, help="--batch: runs in flight")
+    run.add_argument("--max-credits", type=positive(float), help="--batch: stop starting runs at this spend")
+    run.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="--batch: run again jobs that were sent but have no result",
+    )
     return p
 
 
@@ -268,12 +284,17 @@ async def _fake_server(args: argparse.Namespace) -> int:
         spheres=args.spheres,
         runs_per_glif=per_glif,
     )
+    if args.credits is not None:
+        data.credits = dict.fromkeys(data.credits, Decimal(str(args.credits)))
     faults = Faults(
         rate_limit=args.rate_limit,
         burst=args.burst,
         latency=args.latency,
         latency_jitter=args.latency_jitter,
         error_rate=args.error_rate,
+        run_latency=args.run_latency,
+        max_concurrent_runs=args.max_concurrent_runs,
+        run_failure_rate=args.run_failure_rate,
     )
     async with FakeGlifServer(data, faults=faults, host=args.host, port=args.port) as server:
         env = {
@@ -308,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return crawl_command(args)
         if args.command == "validate":
             return validate_command(args)
+        if args.command == "run" and args.batch is not None:
+            return batch_command(args, _client)
         anyio.run(handlers[args.command], args)
     except KeyboardInterrupt:
         return 130

@@ -42,7 +42,12 @@ class Faults:
 
     latency: float = 0.0  # seconds added before each answer
     latency_jitter: float = 0.0  # plus up to this many seconds more, at random: answers reorder
-    run_latency: float = 0.0  # seconds a Simple API run takes
+    run_latency: float = 0.0  # seconds every Simple API run takes, at least
+    # A run of a glif takes its averageDuration times this, ±20% at random: 0.001 turns a glif
+    # of 30 s into 30 ms. 0: runs take only run_latency.
+    run_time_scale: float = 0.0
+    run_failure_rate: float = 0.0  # fraction of runs that fail (200 with "error")
+    max_concurrent_runs: int | None = None  # per token; beyond it a run is answered 429
     rate_limit: float | None = None  # requests per second per token (or per client without one)
     burst: int = 1  # requests the rate limit lets through at once
     retry_after: Literal["seconds", "date", "none"] = "seconds"
@@ -130,6 +135,8 @@ class FakeGlifServer:
             self.tokens = {"fake-token": first} if first else {}
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
+        self._runs_in_flight: dict[str, int] = {}
+        self.runs_started = 0  # Simple API runs that began (a 429 for the run cap is not one)
         self.peak_in_flight = 0  # most requests handled at once: checks a client's concurrency cap
         self._script: deque[tuple[str | None, Mapping[str, str] | None, Fault]] = deque()
         self._buckets: dict[str, _Bucket] = {}
@@ -480,9 +487,24 @@ class FakeGlifServer:
         )
         if problem:
             return web.json_response({"error": problem})
-        if self.faults.run_latency:
-            await asyncio.sleep(self.faults.run_latency)
-        if glif["id"] in self.failing_glifs:
+        f = self.faults
+        running = self._runs_in_flight.get(user["id"], 0)
+        if f.max_concurrent_runs is not None and running >= f.max_concurrent_runs:
+            return _error(429, "Too many runs in progress", {"Retry-After": "1"})
+        self._runs_in_flight[user["id"]] = running + 1
+        self.runs_started += 1
+        try:
+            seconds = f.run_latency
+            if f.run_time_scale:
+                base = (glif.get("averageDuration") or 10_000) / 1000 * f.run_time_scale
+                seconds += base * self._rng.uniform(0.8, 1.2)
+            if seconds:
+                await asyncio.sleep(seconds)
+        finally:
+            self._runs_in_flight[user["id"]] -= 1
+        if glif["id"] in self.failing_glifs or (
+            f.run_failure_rate and self._rng.random() < f.run_failure_rate
+        ):
             return web.json_response({"error": "Run failed: the model returned an error", "inputs": inputs})
         price = Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
         balance = self.data.credits.get(user["id"], Decimal(0))

@@ -1,0 +1,315 @@
+"""Running many glifs at once: jobs in, results out in the order they finish.
+
+::
+
+    jobs = [Job("clxyz...", {"topic": t}, key=t) for t in topics]
+    async with GlifClient() as client, dispatch(client, jobs, concurrency=20) as results:
+        async for r in results:
+            print(r.key, r.output if r.ok else r.error)
+
+A job whose inputs cannot match its glif (names that are no input block, too few with
+``strict``) is rejected before it costs anything: each glif's graph is read once. A run that
+fails (the Simple API's 200 with ``error``) is a failed result, not an exception; the batch goes
+on unless ``fail_fast``. ``max_credits`` stops starting runs once the credits spent, plus what
+the runs in flight are likely to cost, reach it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import GlifError, NotFoundError
+from .client import GlifClient
+from .graph import inputs as graph_inputs
+from .models import Glif, RunResult
+
+__all__ = ["DispatchStats", "Job", "JobResult", "RejectedJob", "dispatch"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to make: a glif and its inputs (named, or positional strings)."""
+
+    glif_id: str
+    inputs: Mapping[str, str] | Sequence[str] = ()
+    key: Any = None  # yours: it comes back on the result (the job's index if None)
+    visibility: str | None = None
+
+
+class RejectedJob(GlifError):
+    """The job cannot match its glif (unknown input names, too few inputs, no such glif)."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: Job
+    key: Any
+    result: RunResult | None
+    error: GlifError | None
+    seconds: float  # from sending the run to its answer; 0 for a rejected job
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def price(self) -> Decimal | None:
+        if self.result is not None:
+            return self.result.price
+        err_result = getattr(self.error, "result", None)
+        return err_result.price if isinstance(err_result, RunResult) else None
+
+    @property
+    def output(self) -> str | None:
+        return self.result.output if self.result is not None else None
+
+
+@dataclass
+class DispatchStats:
+    submitted: int = 0
+    ok: int = 0
+    failed: int = 0
+    rejected: int = 0
+    in_flight: int = 0
+    credits: Decimal = field(default_factory=Decimal)
+    stopped_by_budget: bool = False
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed + self.rejected
+
+
+class _Dispatch:
+    """The running batch: owns its task group; results come out of a bounded stream."""
+
+    def __init__(
+        self,
+        client: GlifClient,
+        jobs: Iterable[Job] | AsyncIterable[Job],
+        *,
+        concurrency: int,
+        strict: bool,
+        fail_fast: bool,
+        max_credits: Decimal | None,
+        check_credits: bool,
+        before_submit: Callable[[Job, Any], Awaitable[None]] | None,
+    ) -> None:
+        self.client = client
+        self._jobs = jobs
+        self.concurrency = concurrency
+        self.strict = strict
+        self.fail_fast = fail_fast
+        self.max_credits = max_credits
+        self.check_credits = check_credits
+        self._before_submit = before_submit
+        self.stats = DispatchStats()
+        self._stopping = False
+        self._first_failure: GlifError | None = None
+        self._graphs: dict[str, Glif | GlifError] = {}
+        self._graph_locks: dict[str, anyio.Lock] = {}
+        self._tg: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[JobResult]
+        self._receive: MemoryObjectReceiveStream[JobResult]
+        self._drained = False
+
+    def stop(self) -> None:
+        """Start no more runs; those in flight finish and their results still come out."""
+        self._stopping = True
+
+    async def __aenter__(self) -> _Dispatch:
+        if self.check_credits:
+            me = await self.client.me()
+            remaining = me.credits.remaining if me.credits else None
+            if remaining is not None:
+                if remaining <= 0:
+                    raise ValueError(f"no credits left ({remaining:g}): nothing was run")
+                left = Decimal(str(remaining))
+                self.max_credits = left if self.max_credits is None else min(self.max_credits, left)
+        self._send, self._receive = anyio.create_memory_object_stream[JobResult](self.concurrency)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._produce)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._tg is not None
+        self._receive.close()
+        if exc_type is not None or not self._drained:
+            # The caller left before the last result: start nothing more, abandon what runs.
+            self.stop()
+            self._tg.cancel_scope.cancel()
+        # Not handed the caller's exception: the task group would wrap it in a group; it
+        # propagates as it is once our tasks are done.
+        await self._tg.__aexit__(None, None, None)
+        return None
+
+    def __aiter__(self) -> AsyncIterator[JobResult]:
+        return self._results()
+
+    async def _results(self) -> AsyncIterator[JobResult]:
+        async for result in self._receive:
+            yield result
+        self._drained = True
+        if self.fail_fast and self._first_failure is not None:
+            raise self._first_failure
+
+    # --- the work --------------------------------------------------------------------------
+
+    async def _produce(self) -> None:
+        slots = anyio.Semaphore(self.concurrency)
+        async with self._send, anyio.create_task_group() as runs:
+            index = 0
+            async for job in _aiter(self._jobs):
+                key = job.key if job.key is not None else index
+                index += 1
+                await slots.acquire()
+                if self._stopping or self._over_budget():
+                    slots.release()
+                    break
+                problem = await self._check(job)
+                if problem is not None:
+                    slots.release()
+                    self.stats.rejected += 1
+                    await self._deliver(JobResult(job, key, None, problem, 0.0))
+                    continue
+                if self._before_submit is not None:
+                    await self._before_submit(job, key)
+                self.stats.submitted += 1
+                self.stats.in_flight += 1
+                runs.start_soon(self._run, job, key, slots)
+
+    def _over_budget(self) -> bool:
+        if self.max_credits is None:
+            return False
+        s = self.stats
+        finished = s.ok + s.failed
+        likely = (s.credits / finished) * s.in_flight if finished else Decimal(0)
+        if s.credits + likely >= self.max_credits:
+            s.stopped_by_budget = True
+            return True
+        return False
+
+    async def _run(self, job: Job, key: Any, slots: anyio.Semaphore) -> None:
+        start = time.perf_counter()
+        result: RunResult | None = None
+        error: GlifError | None = None
+        try:
+            result = await self.client.run_glif(
+                job.glif_id, job.inputs, visibility=job.visibility, strict=self.strict
+            )
+        except GlifError as exc:
+            error = exc
+        finally:
+            self.stats.in_flight -= 1
+            slots.release()
+        done = JobResult(job, key, result, error, time.perf_counter() - start)
+        if done.price is not None:
+            self.stats.credits += done.price
+        if error is None:
+            self.stats.ok += 1
+        else:
+            self.stats.failed += 1
+            if self.fail_fast:
+                self._first_failure = self._first_failure or error
+                self.stop()
+        await self._deliver(done)
+
+    async def _deliver(self, result: JobResult) -> None:
+        try:
+            await self._send.send(result)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.stop()  # nobody reads the results any more
+
+    async def _check(self, job: Job) -> GlifError | None:
+        """Why the job cannot match its glif, or None. The graph is read once per glif."""
+        if not isinstance(job.glif_id, str) or not job.glif_id.strip():
+            return RejectedJob("the job has no glif id")
+        glif = await self._graph(job.glif_id)
+        if isinstance(glif, GlifError):
+            return RejectedJob(f"glif {job.glif_id!r}: {glif.message}")
+        specs = graph_inputs(glif.data) if glif.data is not None else []
+        names = [s.name for s in specs]
+        if isinstance(job.inputs, Mapping):
+            unknown = sorted(set(job.inputs) - set(names))
+            if unknown:
+                return RejectedJob(
+                    f"inputs {', '.join(unknown)} are not inputs of glif {job.glif_id!r}"
+                    f" (its inputs: {', '.join(names) or 'none'})"
+                )
+            given = len([n for n in names if n in job.inputs])
+        else:
+            if len(job.inputs) > len(names):
+                return RejectedJob(f"{len(job.inputs)} inputs given; glif {job.glif_id!r} takes {len(names)}")
+            given = len(job.inputs)
+        if self.strict and given < len(names):
+            missing = (
+                names[given:]
+                if not isinstance(job.inputs, Mapping)
+                else [n for n in names if n not in job.inputs]
+            )
+            return RejectedJob(f"strict: missing inputs {', '.join(missing)}")
+        return None
+
+    async def _graph(self, glif_id: str) -> Glif | GlifError:
+        lock = self._graph_locks.setdefault(glif_id, anyio.Lock())
+        async with lock:
+            if glif_id not in self._graphs:
+                try:
+                    self._graphs[glif_id] = await self.client.get_glif(glif_id)
+                except NotFoundError as exc:
+                    self._graphs[glif_id] = exc
+            return self._graphs[glif_id]
+
+
+async def _aiter(jobs: Iterable[Job] | AsyncIterable[Job]) -> AsyncIterator[Job]:
+    if isinstance(jobs, AsyncIterable):
+        async for job in jobs:
+            yield job
+    else:
+        for job in jobs:
+            yield job
+
+
+def dispatch(
+    client: GlifClient,
+    jobs: Iterable[Job] | AsyncIterable[Job],
+    *,
+    concurrency: int = 8,
+    strict: bool = False,
+    fail_fast: bool = False,
+    max_credits: Decimal | float | str | None = None,
+    check_credits: bool = False,
+    before_submit: Callable[[Job, Any], Awaitable[None]] | None = None,
+) -> _Dispatch:
+    """Run the jobs, ``concurrency`` at a time, through the client's limiter and retries.
+
+    Use as ``async with dispatch(...) as results: async for r in results``. ``before_submit``
+    is awaited before each run is sent (a ledger writes its record there). ``check_credits``
+    reads ``me().credits.remaining`` first and keeps the budget within it.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+    budget = None if max_credits is None else Decimal(str(max_credits))
+    if budget is not None and budget <= 0:
+        raise ValueError(f"max_credits must be positive, got {max_credits!r}")
+    return _Dispatch(
+        client,
+        jobs,
+        concurrency=concurrency,
+        strict=strict,
+        fail_fast=fail_fast,
+        max_credits=budget,
+        check_credits=check_credits,
+        before_submit=before_submit,
+    )
