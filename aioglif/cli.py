@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import msgspec
@@ -112,6 +112,18 @@ def _client(args: argparse.Namespace) -> GlifClient:
 
 
 Columns = Sequence[tuple[str, str]]  # (header, attribute path)
+
+
+def _batch_client(args: argparse.Namespace) -> GlifClient:
+    # Many runs: --concurrency is the knob; the rate is found from 429s unless it is given.
+    rate: float | Literal["auto"] = args.rate or "auto"
+    return GlifClient(
+        args.token,
+        api_url=args.api_url,
+        simple_api_url=args.simple_api_url,
+        rate=rate,
+        max_in_flight=max(16, args.concurrency),
+    )
 
 
 def _print(records: Sequence[msgspec.Struct], args: argparse.Namespace, columns: Columns) -> None:
@@ -330,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return validate_command(args)
         if args.command == "run" and args.batch is not None:
-            return batch_command(args, _client)
+            return batch_command(args, _batch_client)
         anyio.run(handlers[args.command], args)
     except KeyboardInterrupt:
         return 130

@@ -30,7 +30,7 @@ from typing import Any
 from .contenders import CONTENDERS
 
 HERE = Path(__file__).parent
-ALL = ("nolatency", "latency", "ratelimit", "small", "memory", "crawl")
+ALL = ("nolatency", "latency", "ratelimit", "small", "memory", "crawl", "dispatch")
 
 
 @dataclass(frozen=True)
@@ -377,6 +377,35 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             sections.append(crawl_report(sizes, Path(tmp)))
+        print(sections[-1], flush=True)
+    if "dispatch" in wanted:
+        import tempfile
+
+        from . import dispatch
+
+        with (
+            fake_server(
+                "--glifs",
+                "20",
+                "--runs",
+                "0",
+                "--run-latency",
+                str(dispatch.RUN_SECONDS),
+                "--max-concurrent-runs",
+                str(dispatch.IN_FLIGHT),
+                "--credits",
+                "100000000",
+            ) as base,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            glifs = json.loads(
+                urllib.request.urlopen(f"{base}/api/glifs?limit=100&includes=spells.data").read()
+            )
+            glif = next(x for x in glifs if any(n["type"] == "TextInputBlock" for n in x["data"]["nodes"]))
+            name = next(n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock")
+            sections.append(
+                dispatch.report(base, lambda p, b=None: control(base, p, b), glif["id"], name, Path(tmp))
+            )
         print(sections[-1], flush=True)
     env = (
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "

@@ -277,6 +277,7 @@ class FakeGlifServer:
             "repeats": repeats,
             "span": last - first,
             "steady_rate": steady,
+            "runs_started": self.runs_started,
             "peak_in_flight": self.peak_in_flight,
         }
 
@@ -285,6 +286,7 @@ class FakeGlifServer:
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.requests.clear()
+        self.runs_started = 0
         self.peak_in_flight = 0
         self._buckets.clear()
         return web.json_response({"ok": True})
