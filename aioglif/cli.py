@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import msgspec
@@ -115,8 +115,9 @@ Columns = Sequence[tuple[str, str]]  # (header, attribute path)
 
 
 def _batch_client(args: argparse.Namespace) -> GlifClient:
-    # Many runs: --concurrency is the knob; the rate is found from 429s unless it is given.
-    rate: float | Literal["auto"] = args.rate or "auto"
+    # Many runs: what loads the API is the runs in flight (--concurrency); a request rate
+    # applies only when --rate gives one.
+    rate: float | None = args.rate
     return GlifClient(
         args.token,
         api_url=args.api_url,

@@ -21,11 +21,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aioglif.testing import fake_server_process
 
 from .contenders import CONTENDERS
 
@@ -60,29 +60,8 @@ def control(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(r.read())
 
 
-@contextmanager
-def fake_server(*args: str) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aioglif", "fake-server", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                control(base, "/_fake/stats")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the fake server did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def fake_server(*args: str) -> Any:
+    return fake_server_process(*args, timeout=300)
 
 
 def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,54 +14,31 @@ from pathlib import Path
 import pytest
 
 from aioglif.cli import main
+from aioglif.testing import fake_server_process
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[tuple[str, str, str]]:
-    """A fake Glif API process whose runs take 0.2 s; yields (api url, simple url, glif id, ...)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aioglif",
-            "fake-server",
-            "--port",
-            str(port),
-            "--seed",
-            "5",
-            "--glifs",
-            "30",
-            "--runs",
-            "10",
-            "--run-latency",
-            "0.2",
-            "--max-concurrent-runs",
-            "8",
-            "--credits",
-            "1000000",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    """A fake Glif API process whose runs take 0.2 s; yields (api url, simple url, "glif input")."""
+    args = (
+        "--seed",
+        "5",
+        "--glifs",
+        "30",
+        "--runs",
+        "10",
+        "--run-latency",
+        "0.2",
+        "--max-concurrent-runs",
+        "8",
+        "--credits",
+        "1000000",
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            glifs = json.loads(
-                urllib.request.urlopen(base + "/api/glifs?limit=100&includes=spells.data").read()
-            )
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
-    glif = next(x for x in glifs if any(n["type"] == "TextInputBlock" for n in x["data"]["nodes"]))
-    name = next(n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock")
-    yield base + "/api", base + "/simple", glif["id"] + " " + name
-    proc.terminate()
-    proc.wait(timeout=10)
+    with fake_server_process(*args) as base:
+        glifs = json.loads(urllib.request.urlopen(base + "/api/glifs?limit=100&includes=spells.data").read())
+        glif = next(x for x in glifs if any(n["type"] == "TextInputBlock" for n in x["data"]["nodes"]))
+        name = next(n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock")
+        yield base + "/api", base + "/simple", glif["id"] + " " + name
 
 
 def batch(api: tuple[str, str, str], tmp: Path, *extra: str, rows: int = 40) -> tuple[list[str], Path]:

@@ -10,13 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aioglif.cli import main
+from aioglif.testing import fake_server_process
 
 TABLES = ("glifs", "runs", "users", "spheres")
 
@@ -24,47 +24,22 @@ TABLES = ("glifs", "runs", "users", "spheres")
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
     """A fake Glif API in a process of its own, shared by this module's tests (read-only)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aioglif",
-            "fake-server",
-            "--port",
-            str(port),
-            "--seed",
-            "9",
-            "--glifs",
-            "200",
-            "--runs",
-            "2500",
-            "--users",
-            "20",
-            "--spheres",
-            "2",
-            "--latency",
-            "0.003",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    args = (
+        "--seed",
+        "9",
+        "--glifs",
+        "200",
+        "--runs",
+        "2500",
+        "--users",
+        "20",
+        "--spheres",
+        "2",
+        "--latency",
+        "0.003",
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/_fake/stats", timeout=5).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "fake server did not start"
-            time.sleep(0.1)
-    yield base + "/api"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with fake_server_process(*args) as base:
+        yield base + "/api"
 
 
 def crawl_args(api: str, out: Path, *extra: str) -> list[str]:
