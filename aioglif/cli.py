@@ -38,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", help=f"REST API base (default: ${ENV_API_URL} or https://glif.app/api)")
     p.add_argument("--simple-api-url", help=f"Simple API base (default: ${ENV_SIMPLE_API_URL})")
     p.add_argument("--token", help=f"API token (default: ${ENV_TOKEN}); prefer the variable: argv is visible")
-    p.add_argument("--rate", type=positive(float), help="max requests per second (default 10; crawl: found)")
+    p.add_argument(
+        "--rate",
+        type=positive(float),
+        help="max requests per second (default 10; crawl: found from 429s; run --batch: none)",
+    )
     p.add_argument("--json", action="store_true", help="print records as JSON lines")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
