@@ -222,10 +222,19 @@ def crawl_report(sizes: Sizes, tmp: Path) -> str:
         for name, faults, flags in cases:
             r = run_crawl(base, tmp / "crawl.sqlite", faults, *flags)
             lines.append(_crawl_row(name, r, faults.get("rate_limit"), want))
+    peaks: list[float] = []
     for n in sizes.stream:
         with fake_server("--glifs", "200", "--runs", str(n), "--users", "50", "--spheres", "0") as base:
-            r = run_crawl(base, tmp / "crawl.sqlite", {})
-            lines.append(_crawl_row(f"memory: {n:,} runs", r, None, (len(_glif_counts(base)), n)))
+            # The same stated rate for both sizes: the same pages in flight, so only size differs.
+            r = run_crawl(base, tmp / "crawl.sqlite", {}, "--rate", "100")
+            lines.append(
+                _crawl_row(f"memory: {n:,} runs (--rate 100)", r, None, (len(_glif_counts(base)), n))
+            )
+            peaks.append(r["peak_mb"])
+    lines += [
+        "",
+        f"Peak RSS ratio, {sizes.stream[1]:,} over {sizes.stream[0]:,} runs: {peaks[1] / peaks[0]:.3f}",
+    ]
     return "\n".join(lines) + "\n"
 
 
