@@ -214,7 +214,23 @@ class _Listing(Generic[T]):
 
     # --- scheduling ------------------------------------------------------------------------
 
+    def _note_ends(self) -> None:
+        """A short page ends the listing as soon as it arrives, not when it is consumed: no
+        page past it is asked for, and those in flight past it are cancelled."""
+        for slot in list(self.slots.values()):
+            result = slot.result
+            if (
+                result is not None
+                and len(result.items) < self.size
+                and (self.end is None or slot.number < self.end)
+            ):
+                self.end = slot.number
+        if self.end is not None:
+            for slot in [s for s in self.slots.values() if s.number > self.end]:
+                self._drop(slot)
+
     def _top_up(self) -> None:
+        self._note_ends()
         # ``window`` pages in flight; up to twice that fetched or in flight ahead of the
         # consumer, so that one slow page does not stall the pipe behind it (head-of-line),
         # and a slow consumer still holds back the fetching.

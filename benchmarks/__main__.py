@@ -67,12 +67,18 @@ def fake_server(*args: str) -> Any:
 def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[str, Any]) -> dict[str, Any]:
     control(base, "/_fake/faults", faults)
     control(base, "/_fake/reset", {})
-    job = {**job, "api_url": base + "/api"}
+    result = _in_child(base, contender, kind, {**job, "api_url": base + "/api"})
+    result["contender"] = contender
+    return result
+
+
+def _in_child(base: str, contender: str, kind: str, job: dict[str, Any]) -> dict[str, Any]:
+    """One job in a fresh process (``benchmarks._child``); its JSON line and the server's stats."""
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks._child", contender, kind, json.dumps(job)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
         check=False,
         cwd=HERE.parent,
     )
@@ -80,7 +86,6 @@ def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[
         raise RuntimeError(f"{contender} failed on {kind}:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["server"] = control(base, "/_fake/stats")
-    result["contender"] = contender
     return result
 
 
@@ -170,26 +175,7 @@ def run_crawl(base: str, out: Path, faults: dict[str, Any], *flags: str) -> dict
         "none",
         *flags,
     ]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks._child",
-            "aioglif",
-            "crawl",
-            json.dumps({"argv": argv, "out": str(out)}),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-        cwd=HERE.parent,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"crawl failed:\n{done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["server"] = control(base, "/_fake/stats")
-    return result
+    return _in_child(base, "aioglif", "crawl", {"argv": argv, "out": str(out)})
 
 
 CRAWL_RATE = 20.0
