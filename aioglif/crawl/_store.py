@@ -52,7 +52,6 @@ CREATE INDEX IF NOT EXISTS listings_by_status ON listings (crawl, status);
 CREATE TABLE IF NOT EXISTS crawls (
     id INTEGER PRIMARY KEY, scope TEXT NOT NULL, incremental INTEGER NOT NULL, status TEXT NOT NULL,
     started_at REAL NOT NULL, finished_at REAL, stats TEXT);
-CREATE TABLE IF NOT EXISTS outputs (path TEXT PRIMARY KEY, size INTEGER NOT NULL);
 """
 
 _ENC = msgspec.json.Encoder()
@@ -210,7 +209,6 @@ class Store:
         *,
         done: bool,
         follow: Sequence[Listing] = (),
-        outputs: dict[str, int] | None = None,
     ) -> int:
         """Write a page's records, the listing's progress and the listings it leads to, at once.
 
@@ -241,8 +239,6 @@ class Store:
                 ("done" if done else "running", None if page is None else page + 1, items, now, listing),
             )
             self._add_listings(crawl, follow)
-            for path, size in (outputs or {}).items():
-                self.db.execute("INSERT OR REPLACE INTO outputs VALUES (?, ?)", (path, size))
         return new
 
     def mark_done(self, listing: str) -> None:
@@ -257,12 +253,6 @@ class Store:
         marks = ",".join("?" * len(ids))
         known = self.db.execute(f"SELECT count(*) FROM {table} WHERE id IN ({marks})", ids).fetchone()[0]
         return len(set(ids)) - int(known)
-
-    def known(self, table: str, ids: Sequence[str]) -> set[str]:
-        if not ids:
-            return set()
-        marks = ",".join("?" * len(ids))
-        return {r[0] for r in self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", list(ids))}
 
     def stored_runs(self, glif_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM runs WHERE glif_id=?", (glif_id,)).fetchone()[0])
@@ -339,15 +329,6 @@ class Store:
         )
 
     # --- reading back ----------------------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        return {
-            t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-            for t in ("glifs", "runs", "users", "spheres", "quarantine")
-        }
-
-    def output_sizes(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT path, size FROM outputs"))
 
     def rows(self, table: str) -> Iterable[str]:
         for (raw,) in self.db.execute(f"SELECT json FROM {table} ORDER BY rowid"):
