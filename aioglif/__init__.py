@@ -16,8 +16,8 @@ from ._errors import (
     TooManyRedirects,
     TransportError,
 )
-from ._http import Stats
 from ._retry import RetryPolicy
+from ._sender import Stats
 from .client import GlifClient
 from .models import (
     Counts,

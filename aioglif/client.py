@@ -1,4 +1,4 @@
-"""GlifClient: one method per endpoint of the Glif API, all I/O through the transport."""
+"""GlifClient: one method per endpoint of the Glif API, all I/O through the sender."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import msgspec
 from . import _errors as e
 from . import models as m
 from ._config import Settings, Timeouts
-from ._http import Stats, Transport
 from ._protocol import (
     at_most_one,
     check_id,
@@ -29,6 +28,8 @@ from ._protocol import (
 )
 from ._rate import AdaptiveRate
 from ._retry import RetryPolicy, Safety
+from ._sender import Sender, Stats
+from ._wire import AiohttpWire
 from .pagination import AsyncPaginator, Fetched
 
 __all__ = ["GlifClient"]
@@ -109,7 +110,15 @@ class GlifClient:
         if isinstance(page_concurrency, bool) or page_concurrency < 1:
             raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
         self.page_concurrency = page_concurrency
-        self._transport = Transport(self.settings, session, adaptive)
+        t = self.settings.timeouts
+        wire = AiohttpWire(
+            connect_timeout=t.connect,
+            read_timeout=t.read,
+            pool=max_in_flight,
+            user_agent=self.settings.user_agent,
+            session=session,
+        )
+        self._sender = Sender(self.settings, wire, adaptive)
         self._state = _State.UNOPENED
         self._stack = AsyncExitStack()
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -122,7 +131,7 @@ class GlifClient:
     async def __aenter__(self) -> GlifClient:
         if self._state is not _State.UNOPENED:
             raise RuntimeError("a GlifClient can be opened only once")
-        await self._transport.open()
+        await self._sender.open()
         # Listings fetch their pages in this task group: structured, and outliving no client.
         self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
         self._state = _State.OPEN
@@ -144,18 +153,18 @@ class GlifClient:
             try:
                 await self._stack.aclose()
             finally:
-                await self._transport.close()
+                await self._sender.close()
         self._state = _State.CLOSED
 
     @property
     def rate(self) -> float | None:
         """Requests per second allowed now: the configured rate, or what ``rate="auto"`` found."""
-        return self._transport.rate
+        return self._sender.rate
 
     @property
     def stats(self) -> Stats:
         """Counters over the client's life: requests, retries, 429s, errors, bytes."""
-        return self._transport.stats
+        return self._sender.stats
 
     def _check_open(self) -> None:
         if self._state is _State.UNOPENED:
@@ -166,7 +175,7 @@ class GlifClient:
     async def _get(self, path: str, params: Mapping[str, str], decoder: Any) -> Any:
         self._check_open()
         url = f"{self.settings.api_url}{path}"
-        return await self._transport.request(
+        return await self._sender.request(
             "GET", url, params=params, decoder=decoder, safety=Safety.IDEMPOTENT
         )
 
@@ -214,7 +223,7 @@ class GlifClient:
             def on_headers(headers: Mapping[str, str]) -> None:
                 served[0] = parse_http_date(headers.get("Date"))
 
-            items = await self._transport.request(
+            items = await self._sender.request(
                 "GET",
                 url,
                 params={**params, "page": str(page), "limit": str(limit)},
@@ -300,9 +309,7 @@ class GlifClient:
             now = _dt.datetime.now(_dt.timezone.utc)
             body["publishedAt"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         url = f"{self.settings.api_url}/glifs"
-        result = await self._transport.request(
-            "POST", url, json=body, decoder=_GLIF_ANY, safety=Safety.UNSENT
-        )
+        result = await self._sender.request("POST", url, json=body, decoder=_GLIF_ANY, safety=Safety.UNSENT)
         if isinstance(result, list):
             return first_or_not_found(result, "glif", "in the create response", url=url)  # type: ignore[no-any-return]
         return result  # type: ignore[no-any-return]
@@ -354,7 +361,7 @@ class GlifClient:
         """
         self._check_open()
         body = run_body(id, inputs, visibility)
-        result: m.RunResult = await self._transport.request(
+        result: m.RunResult = await self._sender.request(
             "POST",
             self.settings.simple_api_url,
             params=query(strict=strict),

@@ -28,8 +28,8 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from ._consistency import Boundary, PageInfo, Seen, covered, in_gap, suspect_boundaries
-from ._http import Stats
 from ._protocol import MAX_LIMIT, check_limit
+from ._sender import Stats
 
 __all__ = ["AsyncPaginator", "Fetched", "ListingStats", "Page"]
 

@@ -1,18 +1,17 @@
-"""The one seam to the network: a session, the rate limiter, the in-flight cap and the retry loop.
+"""The polite sender: the rate limiter, the in-flight cap, the shared 429 pause and the retries.
 
-This is the only module that imports aiohttp. Everything it raises is a :class:`GlifError`.
+It sends through a :class:`~aioglif._wire.Wire` and knows nothing of aiohttp, so a test plugs an
+in-memory wire in its place. Everything it raises is a :class:`GlifError`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-import aiohttp
 import anyio
 from aiolimiter import AsyncLimiter
 from yarl import URL
@@ -23,15 +22,15 @@ from ._protocol import (
     REDIRECT_STATUSES,
     decode,
     parse_retry_after,
-    redact,
     should_retry,
     status_error,
 )
 from ._rate import AdaptiveRate
 from ._retry import Safety
+from ._wire import Request, Response, Wire
 from .models import ENCODER
 
-__all__ = ["Stats", "Transport"]
+__all__ = ["Sender", "Stats"]
 
 T = TypeVar("T")
 log = logging.getLogger("aioglif")
@@ -54,7 +53,6 @@ class Stats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-_Sent = tuple[int, Mapping[str, str], bytes, str]
 HeaderHook = Callable[[Mapping[str, str]], None]
 
 
@@ -77,20 +75,14 @@ class _AdjustableLimiter(AsyncLimiter):
         self._rate_per_sec = rate
 
 
-class Transport:
+class Sender:
     """Sends requests for a client: politely (limiter, cap, shared 429 pause) and with retries."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        session: aiohttp.ClientSession | None = None,
-        adaptive: AdaptiveRate | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, wire: Wire, adaptive: AdaptiveRate | None = None) -> None:
         self._settings = settings
+        self.wire = wire
         # With no known limit, ``adaptive`` finds it from the 429s and sets the limiter's rate.
         self.adaptive = adaptive
-        self._session = session
-        self._owns_session = session is None
         self._limiter: AsyncLimiter | None = None
         self._slots: anyio.Semaphore | None = None
         self._pause_until = 0.0
@@ -98,26 +90,16 @@ class Transport:
         self.stats = Stats()
 
     async def open(self) -> None:
-        # Limiter, semaphore and session belong to the running event loop: made here, not earlier.
+        # Limiter and semaphore belong to the running event loop: made here, not earlier.
         s = self._settings
         rate = self.adaptive.rate if self.adaptive is not None else s.rate
         if rate is not None:
             self._set_rate(rate)
         self._slots = anyio.Semaphore(s.max_in_flight)
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=None, sock_connect=s.timeouts.connect, sock_read=s.timeouts.read
-                ),
-                # As many pooled connections as requests may be in flight: nobody waits for the pool.
-                connector=aiohttp.TCPConnector(limit=s.max_in_flight, limit_per_host=0),
-                headers={"User-Agent": s.user_agent, "Accept": "application/json"},
-            )
+        await self.wire.open()
 
     async def close(self) -> None:
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
+        await self.wire.close()
 
     def _set_rate(self, rate: float) -> None:
         # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
@@ -206,7 +188,7 @@ class Transport:
         sinks: tuple[Stats, ...],
         on_headers: HeaderHook | None,
     ) -> T:
-        if self._slots is None or self._session is None:
+        if self._slots is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
         async with self._slots:
             waited = anyio.current_time()
@@ -216,29 +198,28 @@ class Transport:
             sent = anyio.current_time()
             _bump(sinks, "limiter_seconds", sent - waited)
             try:
-                status, headers, body, final_url = await self._send(
-                    method, url, params, payload, read_timeout, sinks
-                )
+                resp = await self._send(method, url, params, payload, read_timeout, sinks)
             finally:
                 _bump(sinks, "network_seconds", anyio.current_time() - sent)
+        status = resp.status
         if self.adaptive is not None:
             now = anyio.current_time()
             changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
             if changed is not None:
                 self._set_rate(changed)
         if 200 <= status < 300:
-            result = decode(decoder, body, method=method, url=final_url)
+            result = decode(decoder, resp.body, method=method, url=resp.url)
             if on_headers is not None:
-                on_headers(headers)
+                on_headers(resp.headers)
             return result
         if status == 429:
             _bump(sinks, "rate_limited")
         raise status_error(
             status,
-            body,
+            resp.body,
             method=method,
-            url=final_url,
-            retry_after=parse_retry_after(headers.get("Retry-After")),
+            url=resp.url,
+            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             secret=self._secret,
         )
 
@@ -275,68 +256,35 @@ class Transport:
         payload: Any,
         read_timeout: float | None,
         sinks: tuple[Stats, ...],
-    ) -> _Sent:
-        assert self._session is not None
-        extra: dict[str, Any] = {}
-        if read_timeout is not None:
-            t = self._settings.timeouts
-            extra["timeout"] = aiohttp.ClientTimeout(
-                total=None, connect=None, sock_connect=t.connect, sock_read=read_timeout
-            )
+    ) -> Response:
         target = URL(url)
         for _hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
-            headers = self._headers(str(target), data is not None)
+            request = Request(
+                method,
+                str(target),
+                params=params,
+                headers=self._headers(str(target), data is not None),
+                content=data,
+                read_timeout=read_timeout,
+            )
             _bump(sinks, "requests")
-            try:
-                async with self._session.request(
-                    method,
-                    target,
-                    params=params,
-                    data=data,
-                    headers=headers,
-                    allow_redirects=False,
-                    **extra,
-                ) as resp:
-                    location = resp.headers.get("Location")
-                    if resp.status not in REDIRECT_STATUSES or location is None:
-                        body = await resp.read()
-                        _bump(sinks, "bytes_received", len(body))
-                        log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(body))
-                        return resp.status, resp.headers, body, str(resp.url)
-                    status, current = resp.status, resp.url
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise self._wrap(e.TimeoutError, exc, method, target, request_sent=False) from exc
-            except asyncio.TimeoutError as exc:
-                raise self._wrap(e.TimeoutError, exc, method, target) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise self._wrap(e.ConnectError, exc, method, target) from exc
-            except aiohttp.ClientError as exc:
-                raise self._wrap(e.TransportError, exc, method, target) from exc
-            # The response was released on leaving the block above, so its connection is free.
+            resp = await self.wire.send(request)
+            location = resp.headers.get("Location")
+            if resp.status not in REDIRECT_STATUSES or location is None:
+                _bump(sinks, "bytes_received", len(resp.body))
+                log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(resp.body))
+                return resp
+            current = URL(resp.url)
             target = current.join(URL(location))
             if target.scheme not in ("http", "https"):
                 raise e.TooManyRedirects(
                     f"refusing a redirect to {target.scheme!r} URL", method=method, url=str(current)
                 )
             params = None  # the Location carries its own query
-            if status == 303 or (status in (301, 302) and method != "GET"):
+            if resp.status == 303 or (resp.status in (301, 302) and method != "GET"):
                 method, payload = "GET", None
             _bump(sinks, "redirects")
         raise e.TooManyRedirects(
             f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
         )
-
-    def _wrap(
-        self,
-        cls: type[e.TransportError],
-        exc: BaseException,
-        method: str,
-        url: URL,
-        **kwargs: bool,
-    ) -> e.TransportError:
-        detail = redact(str(exc) or type(exc).__name__, self._secret)
-        message = f"{type(exc).__name__}: {detail}"
-        if cls is e.ConnectError:
-            return e.ConnectError(message, method=method, url=str(url))
-        return cls(message, method=method, url=str(url), **kwargs)

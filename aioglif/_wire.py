@@ -1,0 +1,144 @@
+"""The wire: send one request, return its status, headers and body. The only aiohttp code.
+
+Everything polite (the rate limiter, the in-flight cap, the 429 pause, retries, redirects, the
+token) lives above it in :mod:`aioglif._sender`, which knows the wire only by :class:`Wire`.
+A test or a user plugs any other object with these three methods in its place.
+
+What a wire raises is a :class:`~aioglif.TransportError` (or a subclass): no aiohttp exception
+escapes, and the request's ``Authorization`` value never appears in a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from . import _errors as e
+
+__all__ = ["AiohttpWire", "Request", "Response", "Wire"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, fully formed: the wire adds nothing but what its session always sends."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    content: bytes | None = None
+    read_timeout: float | None = None  # None: the wire's default
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP answer. ``headers`` look up case-insensitively; ``url`` is where it came from."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+class Wire(Protocol):
+    """What the sender needs from the network: one request in, one whole answer out."""
+
+    async def open(self) -> None: ...
+
+    async def send(self, request: Request) -> Response: ...
+
+    async def close(self) -> None: ...
+
+
+def secrets_of(request: Request) -> tuple[str, ...]:
+    """What of a request must never be shown: its credentials, as sent."""
+    auth = (request.headers or {}).get("Authorization")
+    if not auth:
+        return ()
+    _scheme, _, value = auth.partition(" ")
+    return (auth, value) if value else (auth,)
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+class AiohttpWire:
+    """The wire over one aiohttp session (made on :meth:`open`, or the caller's own)."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 60.0,
+        pool: int = 16,
+        user_agent: str = "aioglif",
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._connect = connect_timeout
+        self._read = read_timeout
+        self._pool = pool
+        self._user_agent = user_agent
+        self._session = session
+        self._owns_session = session is None
+
+    async def open(self) -> None:
+        # A session belongs to the running event loop: made here, not earlier.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout(self._read),
+                # As many pooled connections as requests may be in flight: nobody waits for the pool.
+                connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=0),
+                headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+            )
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _timeout(self, read: float | None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self._connect, sock_read=read)
+
+    async def send(self, request: Request) -> Response:
+        if self._session is None:
+            raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
+        extra: dict[str, Any] = {}
+        if request.read_timeout is not None:
+            extra["timeout"] = self._timeout(request.read_timeout)
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                params=request.params,
+                data=request.content,
+                headers=request.headers,
+                allow_redirects=False,
+                **extra,
+            ) as resp:
+                body = await resp.read()
+                return Response(resp.status, resp.headers, body, str(resp.url))
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
+        except asyncio.TimeoutError as exc:
+            raise _wrap(e.TimeoutError, exc, request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _wrap(e.ConnectError, exc, request) from exc
+        except aiohttp.ClientError as exc:
+            raise _wrap(e.TransportError, exc, request) from exc
+
+
+def _wrap(
+    cls: type[e.TransportError], exc: BaseException, request: Request, **kwargs: bool
+) -> e.TransportError:
+    detail = scrub(str(exc) or type(exc).__name__, secrets_of(request))
+    message = f"{type(exc).__name__}: {detail}"
+    if cls is e.ConnectError:
+        return e.ConnectError(message, method=request.method, url=request.url)
+    return cls(message, method=request.method, url=request.url, **kwargs)
