@@ -1,0 +1,100 @@
+"""What can go wrong on the fake server: random faults, scripted ones, and the request record."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Literal
+
+__all__ = ["Fault", "Faults", "RecordedRequest", "retry_after_header"]
+
+
+@dataclass
+class Faults:
+    """Random faults, applied to every request; change them while the server runs."""
+
+    latency: float = 0.0  # seconds added before each answer
+    latency_jitter: float = 0.0  # plus up to this many seconds more, at random: answers reorder
+    run_latency: float = 0.0  # seconds every Simple API run takes, at least
+    # A run of a glif takes its averageDuration times this, ±20% at random: 0.001 turns a glif
+    # of 30 s into 30 ms. 0: runs take only run_latency.
+    run_time_scale: float = 0.0
+    run_failure_rate: float = 0.0  # fraction of runs that fail (200 with "error")
+    max_concurrent_runs: int | None = None  # per token; beyond it a run is answered 429
+    rate_limit: float | None = None  # requests per second per token (or per client without one)
+    burst: int = 1  # requests the rate limit lets through at once
+    retry_after: Literal["seconds", "date", "none"] = "seconds"
+    error_rate: float = 0.0  # fraction answered 500/502/503/504
+    drop_rate: float = 0.0  # fraction whose connection is closed without an answer
+    truncate_rate: float = 0.0  # fraction whose body is cut short and the connection closed
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted fault for the next matching request (see :meth:`FakeGlifServer.inject`)."""
+
+    kind: Literal["status", "drop", "truncate", "invalid_json", "redirect", "delay"]
+    status: int = 503
+    retry_after: str | None = None
+    location: str | None = None
+    body: bytes | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def answer(
+        cls, status: int, *, retry_after: str | float | None = None, body: bytes | None = None
+    ) -> Fault:
+        return cls("status", status, None if retry_after is None else str(retry_after), body=body)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        return cls("drop")
+
+    @classmethod
+    def truncate(cls) -> Fault:
+        return cls("truncate")
+
+    @classmethod
+    def invalid_json(cls) -> Fault:
+        return cls("invalid_json")
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Fault:
+        return cls("redirect", status, location=location)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Answer normally, but only after ``seconds``: reorders concurrent answers on purpose."""
+        return cls("delay", seconds=seconds)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    body: bytes
+    time: float
+    status: int = 0  # 0: no answer (dropped)
+    fault: str | None = None
+    empty: bool = False  # answered 200 with an empty array: a page past the end
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+def retry_after_header(form: str, wait: float) -> dict[str, str]:
+    """A ``Retry-After`` in the configured form: seconds, an HTTP-date, or none at all."""
+    if form == "none":
+        return {}
+    if form == "date":
+        when = datetime.now(timezone.utc) + timedelta(seconds=math.ceil(wait) + 1)
+        return {"Retry-After": format_datetime(when, usegmt=True)}
+    return {"Retry-After": str(max(1, math.ceil(wait)))}

@@ -1,0 +1,186 @@
+"""The fake server's REST handlers: glifs, runs, users, spheres, as the Glif API answers them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from ..graph import validate as validate_graph
+from ..models import Graph
+from ._data import FakeData, Record
+
+# Newer aiohttp warns about plain string keys in request storage.
+USER: Any = web.RequestKey("user", object) if hasattr(web, "RequestKey") else "user"
+
+
+class RestHandlers:
+    """The REST endpoints, mixed into :class:`FakeGlifServer`."""
+
+    data: FakeData
+    sphere_shape: Literal["object", "array"]
+
+    async def _glifs(self, request: web.Request) -> web.Response:
+        q, d, user = request.query, self.data, request[USER]
+        graph = q.get("includes") == "spells.data"
+        if "id" in q:
+            g = d.glif_by_id.get(q["id"])
+            visible = g is not None and (g.get("publishedAt") or (user and user["id"] == g["userId"]))
+            return _array([d.glif_json(g, graph=True)] if visible and g else [])
+        items: list[Record]
+        user_id = q.get("userId")
+        if "username" in q:
+            found = d.user_by_name.get(q["username"])
+            user_id = found["id"] if found else "-"
+        if user_id is not None:
+            items = d.glifs_by_user.get(user_id, [])
+            if q.get("featured") == "1":
+                items = [g for g in items if g.get("featuredAt")]
+        else:
+            items = d.featured_glifs if q.get("featured") == "1" else d.public_glifs
+        if q.get("q"):
+            needle = q["q"].lower()
+            items = [g for g in items if needle in (g["name"] + " " + (g.get("description") or "")).lower()]
+        return _array([d.glif_json(g, graph=graph) for g in _page(request, items)])
+
+    async def _create_glif(self, request: web.Request) -> web.Response:
+        user = request[USER]
+        if user is None:
+            return error(401, "Unauthorized: a token is required")
+        try:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
+            return error(400, "Body is not valid JSON")
+        problems = _create_problems(body)
+        if problems:
+            return error(400, "Invalid glif: " + "; ".join(problems), problems=problems)
+        glif = self.data.add_glif(
+            user["id"],
+            graph=body["graph"]["nodes"],
+            name=body["name"],
+            description=body.get("description") or "",
+            published=bool(body.get("publishedAt")),
+        )
+        glif["output"] = glif["outputType"] = None
+        glif["publishedAt"] = body.get("publishedAt")
+        glif["_count"] = {"likes": 0, "comments": 0}
+        glif["completedSpellRunCount"] = 0
+        glif["averageDuration"] = None
+        self.data.reindex()
+        return web.Response(body=self.data.glif_json(glif, graph=True), content_type="application/json")
+
+    async def _runs(self, request: web.Request) -> web.Response:
+        q, d = request.query, self.data
+        if "id" in q:
+            run = d.run_by_id.get(q["id"])
+            user = request[USER]
+            visible = run is not None and (
+                run.get("visibility") == "PUBLIC" or (user and user["id"] == run["userId"])
+            )
+            return _array([d.run_json(run)] if visible and run else [])
+        glif_id = q.get("glifId") or q.get("spellId")
+        if glif_id is not None:
+            items = d.runs_by_glif.get(glif_id, [])
+        elif "userId" in q or "username" in q:
+            found = d.users.get(q.get("userId", "")) or d.user_by_name.get(q.get("username", ""))
+            items = d.runs_by_user.get(found["id"], []) if found else []
+        else:
+            items = d.public_runs
+        return _array([d.run_json(r) for r in _page(request, items)])
+
+    async def _user(self, request: web.Request) -> web.Response:
+        q, d = request.query, self.data
+        found = d.users.get(q["id"]) if "id" in q else d.user_by_name.get(q.get("username", ""))
+        if not ("id" in q or "username" in q):
+            return error(400, "id or username is required")
+        if found is None:
+            return error(404, "User not found")
+        return web.json_response(found)
+
+    async def _me(self, request: web.Request) -> web.Response:
+        user = request[USER]
+        if user is None:
+            return error(401, "Unauthorized: a token is required")
+        remaining = self.data.credits.get(user["id"], Decimal(0))
+        return web.json_response(
+            {
+                "user": {**user, "staff": False, "isSubscriber": False, "rateLimitClass": "default"},
+                "credits": {"remaining": float(remaining), "limit": 2000, "label": "daily"},
+            }
+        )
+
+    async def _spheres(self, request: web.Request) -> web.Response:
+        q, d = request.query, self.data
+        key = "slug" if "slug" in q else "id" if "id" in q else None
+        if key is None:
+            return web.json_response([summary(s) for s in _page(request, d.spheres)])
+        sphere = d.sphere_by.get((key, q[key]))
+        graph = q.get("includes") == "spells.data"
+        members = [d.glif_by_id[i] for i in sphere["glifIds"]] if sphere else []
+        glifs = _array([d.glif_json(g, graph=graph) for g in _page(request, members)])
+        if self.sphere_shape == "array":
+            return glifs
+        if sphere is None:
+            return error(404, "Sphere not found")
+        head = msgspec.json.encode(summary(sphere))[:-1]
+        return web.Response(body=head + b',"glifs":' + glifs.body + b"}", content_type="application/json")  # type: ignore[operator]
+
+    # --- the Simple API --------------------------------------------------------------------
+
+
+def summary(sphere: Record) -> Record:
+    return {k: v for k, v in sphere.items() if k != "glifIds"}
+
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+def _array(items: list[bytes]) -> web.Response:
+    return web.Response(body=b"[" + b",".join(items) + b"]", content_type="application/json")
+
+
+def _page(request: web.Request, items: list[Record]) -> list[Record]:
+    """The 1-based ``page`` of ``limit`` items (default 20, silently capped at 100)."""
+    try:
+        page = int(request.query.get("page", "1"))
+        limit = int(request.query.get("limit", "20"))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="page and limit must be integers") from None
+    if page < 1 or limit < 1:
+        raise web.HTTPBadRequest(reason="page and limit must be positive")
+    limit = min(limit, 100)
+    return items[(page - 1) * limit : page * limit]
+
+
+def _create_problems(body: Any) -> list[str]:
+    if not isinstance(body, dict):
+        return ["body must be a JSON object"]
+    problems = []
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        problems.append("name: must be a non-empty string")
+    if not isinstance(body.get("description", ""), (str, type(None))):
+        problems.append("description: must be a string")
+    graph = body.get("graph")
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    if not isinstance(nodes, list):
+        problems.append("graph: must be an object with a 'nodes' array")
+        return problems
+    try:
+        parsed = msgspec.convert(graph, Graph)
+    except msgspec.ValidationError as exc:
+        problems.append(f"graph: {exc}")
+    else:
+        # The same rules as the client's, so a graph the client lets through is accepted.
+        problems += [str(p) for p in validate_graph(parsed)]
+    published = body.get("publishedAt")
+    if published is not None:
+        try:
+            datetime.fromisoformat(str(published).replace("Z", "+00:00"))
+        except ValueError:
+            problems.append("publishedAt: must be an ISO 8601 date")
+    return problems
