@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 
+from ..graph import validate
 from ..models import Graph
-from . import InputSpec, validate
+from ._client import client_from_flags
+from ._exit import EXIT_OK
 
-__all__ = ["add_parsers", "load_graph_file", "print_inputs"]
+__all__ = ["add_parsers", "load_graph_file"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -24,6 +27,8 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--description", help="the glif's description")
     c.add_argument("--publish", action="store_true", help="publish it (default: a draft)")
     c.add_argument("--no-validate", action="store_true", help="send it unchecked")
+    v.set_defaults(handler=validate_command)
+    c.set_defaults(handler=lambda args: anyio.run(_create, args))
 
 
 def load_graph_file(path: Path) -> tuple[Graph, dict[str, Any]]:
@@ -54,7 +59,15 @@ def validate_command(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def print_inputs(specs: list[InputSpec]) -> None:
-    for s in specs:
-        extra = f" options={s.options}" if s.options else ""
-        print(f"{s.name}\t{s.type}\tlabel={s.label!r}\tdefault={s.default!r}{extra}")
+async def _create(args: argparse.Namespace) -> int:
+    graph, body = load_graph_file(args.file)
+    name = args.name or body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("the glif needs a name: --name NAME, or 'name' in the file")
+    description = args.description if args.description is not None else body.get("description") or ""
+    async with client_from_flags(args) as client:
+        glif = await client.create_glif(
+            name, description=description, graph=graph, published=args.publish, validate=not args.no_validate
+        )
+    print(glif.id)
+    return EXIT_OK

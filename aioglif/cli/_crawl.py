@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,16 @@ import anyio
 
 from .._errors import NotFoundError
 from ..client import GlifClient
-from ._crawler import Crawl, Scope
-from ._export import export_jsonl, export_parquet, parquet_available
-from ._store import Store, StoreError
+from ..crawl._crawler import Crawl, Scope
+from ..crawl._export import export_jsonl, export_parquet, parquet_available
+from ..crawl._store import Store
+from ._client import client_from_flags, positive
+from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
-__all__ = ["add_parser", "crawl_command", "positive"]
-
-EXIT_OK, EXIT_MISSING, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def positive(kind: type[float] | type[int]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-        return value
-
-    return parse
+__all__ = ["add_parsers"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser("crawl", help="harvest glifs, runs and users into SQLite (resumable)")
     p.add_argument(
         "--out", type=Path, help="the SQLite file (default glif.sqlite; --simulate: aioglif-simulated.sqlite)"
@@ -71,6 +57,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--simulate-glifs", type=positive(int), default=2000)
     p.add_argument("--simulate-runs", type=positive(int), default=20000)
     p.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
+    p.set_defaults(handler=crawl_command)
 
 
 def _check_output(args: argparse.Namespace) -> Path:
@@ -110,25 +97,17 @@ async def _check_scope(client: GlifClient, scope: Scope) -> None:
 
 
 def crawl_command(args: argparse.Namespace) -> int:
-    try:
-        out = _check_output(args)
-        scope = Scope(
-            all=args.all,
-            featured=args.featured,
-            users=tuple(args.user),
-            spheres=tuple(args.sphere),
-            glifs=tuple(args.glif),
-            runs=args.runs,
-            graphs=args.graphs,
-        )
-    except (ValueError, StoreError) as exc:
-        print(f"aioglif: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        return anyio.run(_crawl, args, out, scope)
-    except (ValueError, StoreError) as exc:
-        print(f"aioglif: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    out = _check_output(args)
+    scope = Scope(
+        all=args.all,
+        featured=args.featured,
+        users=tuple(args.user),
+        spheres=tuple(args.sphere),
+        glifs=tuple(args.glif),
+        runs=args.runs,
+        graphs=args.graphs,
+    )
+    return anyio.run(_crawl, args, out, scope)
 
 
 async def _crawl(args: argparse.Namespace, out: Path, scope: Scope) -> int:
@@ -159,12 +138,11 @@ async def _crawl(args: argparse.Namespace, out: Path, scope: Scope) -> int:
 async def _crawl_against(
     args: argparse.Namespace, out: Path, scope: Scope, api_url: str | None, token: str | None
 ) -> int:
-    rate: float | str = args.rate if args.rate else "auto"
-    async with GlifClient(
-        token,
+    async with client_from_flags(
+        args,
+        default_rate="auto",
         api_url=api_url,
-        simple_api_url=args.simple_api_url,
-        rate=rate,  # type: ignore[arg-type]
+        token=token,
         max_in_flight=max(16, args.concurrency),
         page_concurrency=8,
     ) as client:
@@ -181,7 +159,7 @@ async def _crawl_against(
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    return EXIT_OK if status == "complete" else EXIT_MISSING
+    return EXIT_OK if status == "complete" else EXIT_ERROR
 
 
 async def _exports(crawl: Crawl, args: argparse.Namespace) -> dict[str, dict[str, int]]:
@@ -298,6 +276,8 @@ def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]])
     for kind, tables in exported.items():
         rows.append((kind, ", ".join(f"{t} {n:,}" for t, n in tables.items())))
     try:
+        if not sys.stdout.isatty():  # piped: whole values, no table cut to 80 columns
+            raise ImportError
         from rich.console import Console
         from rich.table import Table
     except ImportError:

@@ -1,0 +1,95 @@
+"""``aioglif fake-server``: a fake Glif API with synthetic data, optionally around a command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from .._config import ENV_API_URL, ENV_SIMPLE_API_URL, ENV_TOKEN
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    fs = sub.add_parser("fake-server", help="serve a fake Glif API with synthetic data on 127.0.0.1")
+    fs.add_argument("--host", default="127.0.0.1")
+    fs.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    fs.add_argument("--seed", type=int, default=0)
+    fs.add_argument("--users", type=int, default=50)
+    fs.add_argument("--glifs", type=int, default=1000)
+    fs.add_argument("--runs", type=int, default=10000)
+    fs.add_argument("--spheres", type=int, default=6)
+    fs.add_argument("--runs-per-glif", metavar="LOW-HIGH", help="give each glif a uniform number of runs")
+    fs.add_argument("--rate-limit", type=float, help="answer 429 above this many requests per second")
+    fs.add_argument("--burst", type=int, default=1, help="requests the rate limit lets through at once")
+    fs.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    fs.add_argument("--latency-jitter", type=float, default=0.0, help="up to this many seconds more")
+    fs.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx")
+    fs.add_argument("--run-latency", type=float, default=0.0, help="seconds a Simple API run takes")
+    fs.add_argument("--max-concurrent-runs", type=int, help="runs a token may have at once (429 beyond)")
+    fs.add_argument("--run-failure-rate", type=float, default=0.0, help="fraction of runs that fail")
+    fs.add_argument("--credits", type=float, help="every user's credits (default: 100, 500 or 2000)")
+    fs.add_argument(
+        "exec",
+        nargs=argparse.REMAINDER,
+        help="-- COMMAND...: run COMMAND against the server (GLIF_* variables set), then stop",
+    )
+    fs.set_defaults(handler=lambda args: int(anyio.run(_fake_server, args)))
+
+
+async def _fake_server(args: argparse.Namespace) -> int:
+    from ..testing import FakeData, FakeGlifServer, Faults
+
+    command = args.exec[1:] if args.exec[:1] == ["--"] else args.exec
+    per_glif = None
+    if args.runs_per_glif:
+        low, sep, high = args.runs_per_glif.partition("-")
+        if not sep or not low.isdigit() or not high.isdigit() or int(low) > int(high):
+            raise ValueError(f"--runs-per-glif takes LOW-HIGH, got {args.runs_per_glif!r}")
+        per_glif = (int(low), int(high))
+    data = FakeData.generate(
+        seed=args.seed,
+        users=args.users,
+        glifs=args.glifs,
+        runs=args.runs,
+        spheres=args.spheres,
+        runs_per_glif=per_glif,
+    )
+    if args.credits is not None:
+        data.credits = dict.fromkeys(data.credits, Decimal(str(args.credits)))
+    faults = Faults(
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        latency=args.latency,
+        latency_jitter=args.latency_jitter,
+        error_rate=args.error_rate,
+        run_latency=args.run_latency,
+        max_concurrent_runs=args.max_concurrent_runs,
+        run_failure_rate=args.run_failure_rate,
+    )
+    async with FakeGlifServer(data, faults=faults, host=args.host, port=args.port) as server:
+        env = {
+            ENV_API_URL: server.api_url,
+            ENV_SIMPLE_API_URL: server.simple_api_url,
+            ENV_TOKEN: server.token,
+        }
+        print(
+            f"fake Glif API on {server.api_url} (Simple API {server.simple_api_url}); "
+            f"token {server.token!r}; {len(data.public_glifs)} glifs, {len(data.public_runs)} runs",
+            file=sys.stderr,
+            flush=True,
+        )
+        if not command:
+            print("export " + " ".join(f"{k}={v}" for k, v in env.items()), file=sys.stderr, flush=True)
+            await anyio.sleep_forever()
+            return 0
+        # The command finds this interpreter's scripts (aioglif itself) first on its PATH.
+        bindir = os.path.dirname(sys.executable)
+        child_env = {**os.environ, **env, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+        process = await anyio.open_process(command, stdin=None, stdout=None, stderr=None, env=child_env)
+        return await process.wait()

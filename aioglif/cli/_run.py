@@ -1,0 +1,64 @@
+"""``aioglif run GLIF_ID``: one run, or one per row of a file with ``--batch``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .._batch import batch_command
+from ..client import GlifClient
+from ._client import client_from_flags, positive
+from ._exit import EXIT_OK
+from ._output import print_json
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a glif once through the Simple API and print its output")
+    run.add_argument("glif_id")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--public", action="store_true", help="make the run public")
+    run.add_argument("--strict", action="store_true", help="fail instead of defaulting missing inputs")
+    run.add_argument("--batch", type=Path, metavar="FILE", help="run once per row of a .csv or .jsonl file")
+    run.add_argument("--out", type=Path, metavar="FILE", help="--batch: append results here (JSONL)")
+    run.add_argument("--concurrency", type=positive(int), default=8, help="--batch: runs in flight")
+    run.add_argument("--max-credits", type=positive(float), help="--batch: stop starting runs at this spend")
+    run.add_argument(
+        "--retry-unknown",
+        action="store_true",
+        help="--batch: run again jobs that were sent but have no result",
+    )
+    run.set_defaults(handler=_run_command)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        return batch_command(args, _batch_client)
+    return anyio.run(_run, args)
+
+
+def _batch_client(args: argparse.Namespace) -> GlifClient:
+    # Many runs: what loads the API is the runs in flight (--concurrency).
+    return client_from_flags(args, default_rate=None, max_in_flight=max(16, args.concurrency))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    inputs = {}
+    for item in args.input:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--input takes NAME=VALUE, got {item!r}")
+        inputs[name] = value
+    async with client_from_flags(args) as client:
+        result = await client.run_glif(
+            args.glif_id, inputs, visibility="PUBLIC" if args.public else None, strict=args.strict
+        )
+    if args.json:
+        print_json(result)
+    else:
+        print(result.output if result.output is not None else "")
+    return EXIT_OK
