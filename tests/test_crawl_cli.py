@@ -10,8 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,23 +83,62 @@ def test_reference_crawl_is_whole(reference: dict[str, dict[str, object]]) -> No
     assert len(reference["glifs"]) > 150
 
 
+def gate(api: str, after: int | None) -> None:
+    """Close the fake server's gate after ``after`` more requests (None: open it)."""
+    req = urllib.request.Request(
+        api.removesuffix("/api") + "/_fake/gate", data=json.dumps({"after": after}).encode(), method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+
+
+def held(api: str) -> int:
+    with urllib.request.urlopen(api.removesuffix("/api") + "/_fake/gate", timeout=10) as r:
+        return int(json.loads(r.read())["held"])
+
+
+def rows(path: Path, table: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # not created yet
+
+
+def until(condition: Callable[[], bool], proc: subprocess.Popen[Any], what: str) -> None:
+    """Wait for progress (not for time): ``condition`` true while the crawl still runs."""
+    deadline = time.monotonic() + 60  # only against a hang: the wait ends by progress
+    while not condition():
+        assert proc.poll() is None, f"the crawl ended before {what}"
+        assert time.monotonic() < deadline, f"no progress: {what}"
+        time.sleep(0.02)
+
+
 def test_killed_five_times_the_resumed_crawl_equals_an_uninterrupted_one(
     api: str, reference: dict[str, dict[str, object]], tmp_path: Path
 ) -> None:
     out = tmp_path / "killed.sqlite"
     rng = random.Random(4)
-    kills = 0
-    for _ in range(5):
-        proc = subprocess.Popen(crawl_args(api, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4, 1.2))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=30)
-    assert kills >= 3, "the crawl finished too early to be killed"
+    try:
+        for _ in range(5):
+            # Killed after 10-30 more requests: the crawl needs hundreds, so each kill lands
+            # in the middle, at a point chosen by progress and different each time.
+            gate(api, rng.randint(10, 30))
+            proc = subprocess.Popen(
+                crawl_args(api, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                until(lambda: held(api) > 0, proc, "the gate held a request")
+                proc.send_signal(signal.SIGKILL)
+            finally:
+                proc.wait(timeout=30)
+            assert proc.returncode == -signal.SIGKILL
+            gate(api, None)
+    finally:
+        gate(api, None)
     done = subprocess.run(crawl_args(api, out), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert "resumed" in done.stdout or kills < 5
+    assert "resumed" in done.stdout
     assert contents(out) == reference
 
 
@@ -105,10 +146,21 @@ def test_ctrl_c_stops_gracefully_and_the_next_run_resumes(
     api: str, reference: dict[str, dict[str, object]], tmp_path: Path
 ) -> None:
     out = tmp_path / "stopped.sqlite"
-    proc = subprocess.Popen(crawl_args(api, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.8)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    gate(api, 60)
+    try:
+        proc = subprocess.Popen(
+            crawl_args(api, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            # Runs are written and the server holds the next requests: Ctrl-C must not wait for them.
+            until(lambda: held(api) > 0 and rows(out, "runs") > 0, proc, "runs were written")
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    finally:
+        gate(api, None)
     assert proc.returncode == 130, stderr
     assert "run the same command to resume" in stderr
     partial = contents(out)

@@ -183,7 +183,8 @@ async def _run_with_progress(crawl: Crawl, mode: str) -> str:
                         tg.cancel_scope.cancel()
                         return
                     print(
-                        "\nstopping: finishing what is in flight (Ctrl-C again to abort) ...", file=sys.stderr
+                        "\nstopping: saving what arrives in the next second (Ctrl-C again to abort) ...",
+                        file=sys.stderr,
                     )
                     crawl.stop()
 

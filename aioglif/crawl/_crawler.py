@@ -29,7 +29,10 @@ log = logging.getLogger("aioglif.crawl")
 
 # Rounds over the listings that failed: the first pass, then this many retries of what failed.
 _RETRY_ROUNDS = 2
-_STOP_TIMEOUT = 30.0
+# After stop(), what is in flight has this long to arrive; then it is cancelled. Every page is
+# committed with its listing's progress, so a cancelled request costs only its own page, which
+# the next run asks for again. Short, because a server may never answer.
+STOP_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Crawl:
         self._db = anyio.CapacityLimiter(1)  # one writer: sqlite3 wants no concurrent use
         self._decode = Timer()
         self._stopping = False
+        self._rounds: anyio.CancelScope | None = None
         self._crawl_id = 0
 
     async def __aenter__(self) -> Crawl:
@@ -151,9 +155,12 @@ class Crawl:
         assert self._store is not None, "use 'async with Crawl(...)'"
         return self._store
 
-    def stop(self) -> None:
-        """Stop gracefully: no new page is asked for; what arrives is written; resume later."""
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop: no new page is asked for; what arrives within ``grace`` seconds is written,
+        the rest is cancelled; the next run resumes. Call it from the crawl's event loop."""
         self._stopping = True
+        if self._rounds is not None:
+            self._rounds.deadline = min(self._rounds.deadline, anyio.current_time() + grace)
 
     # --- the crawl -------------------------------------------------------------------------
 
@@ -177,14 +184,16 @@ class Crawl:
             self._crawl_id = await self._in_db(store.start_crawl, scope_key, self.incremental)
             await self._in_db(store.add_listings, self._crawl_id, self.scope.roots())
         self.status = "running"
-        for round_ in range(_RETRY_ROUNDS + 1):
-            await self._round()
-            if self._stopping:
+        with anyio.CancelScope() as self._rounds:
+            for round_ in range(_RETRY_ROUNDS + 1):
+                await self._round()
+                if self._stopping:
+                    break
+                if round_ < _RETRY_ROUNDS and await self._in_db(store.retry_failed, self._crawl_id):
+                    log.info("retrying failed listings (round %d)", round_ + 2)
+                    continue
                 break
-            if round_ < _RETRY_ROUNDS and await self._in_db(store.retry_failed, self._crawl_id):
-                log.info("retrying failed listings (round %d)", round_ + 2)
-                continue
-            break
+        self._rounds = None
         counts = await self._in_db(store.listing_counts, self._crawl_id)
         self.stats.listings_failed = counts.get("failed", 0)
         if self._stopping and (counts.get("pending", 0) or counts.get("running", 0)):

@@ -9,7 +9,17 @@ Use it in your own tests::
 """
 
 from ._data import FakeData, iso
+from ._gate import Gate
 from ._process import fake_server_process
 from ._server import FakeGlifServer, Fault, Faults, RecordedRequest
 
-__all__ = ["FakeData", "FakeGlifServer", "Fault", "Faults", "RecordedRequest", "fake_server_process", "iso"]
+__all__ = [
+    "FakeData",
+    "FakeGlifServer",
+    "Fault",
+    "Faults",
+    "Gate",
+    "RecordedRequest",
+    "fake_server_process",
+    "iso",
+]

@@ -26,6 +26,7 @@ from ._data import FakeData, iso
 from ._faults import Fault, Faults, RecordedRequest, _Bucket, retry_after_header
 from ._rest import USER, RestHandlers, error
 from ._simple import SimpleHandler
+from ._gate import Gate
 
 __all__ = ["Fault", "FakeGlifServer", "Faults", "RecordedRequest"]
 
@@ -58,6 +59,7 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self._script: deque[tuple[str | None, Mapping[str, str] | None, Fault]] = deque()
         self._buckets: dict[str, _Bucket] = {}
         self._rng = random.Random(self.faults.seed)
+        self.gate = Gate()  # holds requests after N, for tests that interrupt a client by progress
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._middleware])
         r = self.app.router
@@ -73,6 +75,8 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         r.add_get("/_fake/stats", self._control_stats)
         r.add_post("/_fake/reset", self._control_reset)
         r.add_post("/_fake/faults", self._control_faults)
+        r.add_get("/_fake/gate", self._control_gate)
+        r.add_post("/_fake/gate", self._control_gate)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -210,10 +214,20 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self._rng = random.Random(self.faults.seed)
         return web.json_response(msgspec.to_builtins(self.faults))
 
+    async def _control_gate(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            after = msgspec.json.decode(await request.read()).get("after")
+            if after is None:
+                self.gate.open()
+            else:
+                self.gate.close_after(int(after))
+        return web.json_response(self.gate.state())
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_fake/"):
             return await handler(request)
+        await self.gate.passage()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
