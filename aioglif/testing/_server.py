@@ -24,9 +24,9 @@ from aiohttp import web
 
 from ._data import FakeData, iso
 from ._faults import Fault, Faults, RecordedRequest, _Bucket, retry_after_header
+from ._gate import Gate
 from ._rest import USER, RestHandlers, error
 from ._simple import SimpleHandler
-from ._gate import Gate
 
 __all__ = ["Fault", "FakeGlifServer", "Faults", "RecordedRequest"]
 
