@@ -108,10 +108,10 @@ class Ledger:
         f.flush()
         os.fsync(f.fileno())  # on disk before the run is sent (ledger) or reported (result)
 
-    async def submitted_now(self, job: Job, key: Any) -> None:
+    async def submitted_now(self, job: Job[str], key: str) -> None:
         await anyio.to_thread.run_sync(self._append, self._ledger, {"key": str(key), "at": time.time()})
 
-    async def record(self, r: JobResult) -> None:
+    async def record(self, r: JobResult[str]) -> None:
         line = {
             "key": str(r.key),
             "ok": r.ok,

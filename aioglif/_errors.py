@@ -14,7 +14,8 @@
     │   ├── RateLimitedError           429 (``retry_after`` in seconds, when the server said)
     │   └── ServerError                5xx
     ├── ResponseDecodeError            the body is not JSON, or not of the expected shape
-    └── RunFailedError                 the Simple API answered 200 with ``error`` in the body
+    ├── RunFailedError                 the Simple API answered 200 with ``error`` in the body
+    └── ClientClosedError              the client is not open (never opened, or closed already)
 
 Arguments that cannot make a valid request raise :class:`ValueError` before anything is sent.
 No aiohttp or msgspec exception escapes: each is wrapped, and kept as ``__cause__``.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIStatusError",
     "AuthenticationError",
+    "ClientClosedError",
     "ConnectError",
     "GlifError",
     "NotFoundError",
@@ -183,3 +185,10 @@ class RunFailedError(GlifError):
     def __init__(self, message: str, *, result: RunResult, **kwargs: str | None) -> None:
         super().__init__(message, **kwargs)
         self.result = result
+
+
+class ClientClosedError(GlifError, RuntimeError):
+    """The client is used outside ``async with``: not opened yet, or closed already.
+
+    Also a :class:`RuntimeError`, which is what it was before it was a :class:`GlifError`.
+    """

@@ -130,7 +130,7 @@ class GlifClient:
 
     async def __aenter__(self) -> GlifClient:
         if self._state is not _State.UNOPENED:
-            raise RuntimeError("a GlifClient can be opened only once")
+            raise e.ClientClosedError("a GlifClient can be opened only once")
         await self._sender.open()
         # Listings fetch their pages in this task group: structured, and outliving no client.
         self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
@@ -168,9 +168,9 @@ class GlifClient:
 
     def _check_open(self) -> None:
         if self._state is _State.UNOPENED:
-            raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
+            raise e.ClientClosedError("the client is not open: use 'async with GlifClient(...) as client'")
         if self._state is _State.CLOSED:
-            raise RuntimeError("the client is closed")
+            raise e.ClientClosedError("the client is closed")
 
     async def _get(self, path: str, params: Mapping[str, str], decoder: Any) -> Any:
         self._check_open()

@@ -21,27 +21,40 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Generic
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import GlifError, NotFoundError
+from ._errors import GlifError, NotFoundError, RunFailedError
 from .client import GlifClient
 from .graph import inputs as graph_inputs
 from .models import Glif, RunResult
 
-__all__ = ["DispatchStats", "Job", "JobResult", "RejectedJob", "dispatch"]
+__all__ = ["Dispatch", "DispatchStats", "Job", "JobResult", "RejectedJob", "dispatch"]
+
+if TYPE_CHECKING:
+    # The key type of a job without a key is its index, an int (PEP 696 default, for checkers).
+    from typing_extensions import TypeVar
+
+    K = TypeVar("K", default=int)
+else:
+    from typing import TypeVar
+
+    K = TypeVar("K")
 
 
 @dataclass(frozen=True)
-class Job:
-    """One run to make: a glif and its inputs (named, or positional strings)."""
+class Job(Generic[K]):
+    """One run to make: a glif and its inputs (named, or positional strings).
+
+    ``key`` is yours and comes back on the result; a job without one gets its index (an int).
+    """
 
     glif_id: str
     inputs: Mapping[str, str] | Sequence[str] = ()
-    key: Any = None  # yours: it comes back on the result (the job's index if None)
+    key: K | None = None
     visibility: str | None = None
 
 
@@ -50,9 +63,11 @@ class RejectedJob(GlifError):
 
 
 @dataclass(frozen=True)
-class JobResult:
-    job: Job
-    key: Any
+class JobResult(Generic[K]):
+    """The end of one job: ``result`` when it ran, ``error`` when it failed or was rejected."""
+
+    job: Job[K]
+    key: K
     result: RunResult | None
     error: GlifError | None
     seconds: float  # from sending the run to its answer; 0 for a rejected job
@@ -65,8 +80,9 @@ class JobResult:
     def price(self) -> Decimal | None:
         if self.result is not None:
             return self.result.price
-        err_result = getattr(self.error, "result", None)
-        return err_result.price if isinstance(err_result, RunResult) else None
+        if isinstance(self.error, RunFailedError):
+            return self.error.result.price
+        return None
 
     @property
     def output(self) -> str | None:
@@ -88,20 +104,23 @@ class DispatchStats:
         return self.ok + self.failed + self.rejected
 
 
-class _Dispatch:
-    """The running batch: owns its task group; results come out of a bounded stream."""
+class Dispatch(Generic[K]):
+    """A running batch, made by :func:`dispatch`: ``async with`` it, then ``async for`` its results.
+
+    It owns its task group; results come out of a bounded stream as the runs finish.
+    """
 
     def __init__(
         self,
         client: GlifClient,
-        jobs: Iterable[Job] | AsyncIterable[Job],
+        jobs: Iterable[Job[K]] | AsyncIterable[Job[K]],
         *,
         concurrency: int,
         strict: bool,
         fail_fast: bool,
         max_credits: Decimal | None,
         check_credits: bool,
-        before_submit: Callable[[Job, Any], Awaitable[None]] | None,
+        before_submit: Callable[[Job[K], K], Awaitable[None]] | None,
     ) -> None:
         self.client = client
         self._jobs = jobs
@@ -117,24 +136,24 @@ class _Dispatch:
         self._graphs: dict[str, Glif | GlifError] = {}
         self._graph_locks: dict[str, anyio.Lock] = {}
         self._tg: TaskGroup | None = None
-        self._send: MemoryObjectSendStream[JobResult]
-        self._receive: MemoryObjectReceiveStream[JobResult]
+        self._send: MemoryObjectSendStream[JobResult[K]]
+        self._receive: MemoryObjectReceiveStream[JobResult[K]]
         self._drained = False
 
     def stop(self) -> None:
         """Start no more runs; those in flight finish and their results still come out."""
         self._stopping = True
 
-    async def __aenter__(self) -> _Dispatch:
+    async def __aenter__(self) -> Dispatch[K]:
         if self.check_credits:
             me = await self.client.me()
             remaining = me.credits.remaining if me.credits else None
             if remaining is not None:
                 if remaining <= 0:
                     raise ValueError(f"no credits left ({remaining:g}): nothing was run")
-                left = Decimal(str(remaining))
+                left = remaining
                 self.max_credits = left if self.max_credits is None else min(self.max_credits, left)
-        self._send, self._receive = anyio.create_memory_object_stream[JobResult](self.concurrency)
+        self._send, self._receive = anyio.create_memory_object_stream[JobResult[K]](self.concurrency)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._produce)
@@ -154,10 +173,10 @@ class _Dispatch:
         await self._tg.__aexit__(None, None, None)
         return None
 
-    def __aiter__(self) -> AsyncIterator[JobResult]:
+    def __aiter__(self) -> AsyncIterator[JobResult[K]]:
         return self._results()
 
-    async def _results(self) -> AsyncIterator[JobResult]:
+    async def _results(self) -> AsyncIterator[JobResult[K]]:
         async for result in self._receive:
             yield result
         self._drained = True
@@ -171,7 +190,8 @@ class _Dispatch:
         async with self._send, anyio.create_task_group() as runs:
             index = 0
             async for job in _aiter(self._jobs):
-                key = job.key if job.key is not None else index
+                # A job without a key is keyed by its index: K is int for such jobs.
+                key: K = job.key if job.key is not None else index  # type: ignore[assignment]
                 index += 1
                 await slots.acquire()
                 if self._stopping or self._over_budget():
@@ -200,7 +220,7 @@ class _Dispatch:
             return True
         return False
 
-    async def _run(self, job: Job, key: Any, slots: anyio.Semaphore) -> None:
+    async def _run(self, job: Job[K], key: K, slots: anyio.Semaphore) -> None:
         start = time.perf_counter()
         result: RunResult | None = None
         error: GlifError | None = None
@@ -225,13 +245,13 @@ class _Dispatch:
                 self.stop()
         await self._deliver(done)
 
-    async def _deliver(self, result: JobResult) -> None:
+    async def _deliver(self, result: JobResult[K]) -> None:
         try:
             await self._send.send(result)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.stop()  # nobody reads the results any more
 
-    async def _check(self, job: Job) -> GlifError | None:
+    async def _check(self, job: Job[K]) -> GlifError | None:
         """Why the job cannot match its glif, or None. The graph is read once per glif."""
         if not isinstance(job.glif_id, str) or not job.glif_id.strip():
             return RejectedJob("the job has no glif id")
@@ -272,7 +292,7 @@ class _Dispatch:
             return self._graphs[glif_id]
 
 
-async def _aiter(jobs: Iterable[Job] | AsyncIterable[Job]) -> AsyncIterator[Job]:
+async def _aiter(jobs: Iterable[Job[K]] | AsyncIterable[Job[K]]) -> AsyncIterator[Job[K]]:
     if isinstance(jobs, AsyncIterable):
         async for job in jobs:
             yield job
@@ -283,15 +303,15 @@ async def _aiter(jobs: Iterable[Job] | AsyncIterable[Job]) -> AsyncIterator[Job]
 
 def dispatch(
     client: GlifClient,
-    jobs: Iterable[Job] | AsyncIterable[Job],
+    jobs: Iterable[Job[K]] | AsyncIterable[Job[K]],
     *,
     concurrency: int = 8,
     strict: bool = False,
     fail_fast: bool = False,
     max_credits: Decimal | float | str | None = None,
     check_credits: bool = False,
-    before_submit: Callable[[Job, Any], Awaitable[None]] | None = None,
-) -> _Dispatch:
+    before_submit: Callable[[Job[K], K], Awaitable[None]] | None = None,
+) -> Dispatch[K]:
     """Run the jobs, ``concurrency`` at a time, through the client's limiter and retries.
 
     Use as ``async with dispatch(...) as results: async for r in results``. ``before_submit``
@@ -303,7 +323,7 @@ def dispatch(
     budget = None if max_credits is None else Decimal(str(max_credits))
     if budget is not None and budget <= 0:
         raise ValueError(f"max_credits must be positive, got {max_credits!r}")
-    return _Dispatch(
+    return Dispatch(
         client,
         jobs,
         concurrency=concurrency,

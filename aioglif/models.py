@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Any, Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import msgspec
 
 __all__ = [
+    "NSFW_PLACEHOLDER_URLS",
     "Counts",
     "Credits",
     "Glif",
@@ -22,11 +23,36 @@ __all__ = [
     "Node",
     "OutputFull",
     "Run",
+    "RunNode",
     "RunResult",
     "RunSpell",
     "Sphere",
     "User",
+    "is_nsfw_placeholder",
 ]
+
+# The images the Simple API returns in place of an output its NSFW filter blocked: such a run
+# "succeeds", with no ``error``. The official mannygen app compares outputs with exactly these
+# two; any other Cloudinary URL under ``/nsfw_placeholders/`` is taken to be one too.
+NSFW_PLACEHOLDER_URLS: Final = frozenset(
+    {
+        "https://res.cloudinary.com/dzkwltgyd/image/upload/v1690807779/nsfw_placeholders/"
+        "cartoon_of_shocked_hamster_shocked_facial_expression_whimsical_cartoon__tyyjgi.jpg",
+        "https://res.cloudinary.com/dzkwltgyd/image/upload/v1690807782/nsfw_placeholders/"
+        "cartoon_of_a_hamster_with_hands_in_face_in_shame_cute_whimsical_1970s_cartoon_iapc3o.jpg",
+    }
+)
+
+
+def is_nsfw_placeholder(output: str | None) -> bool:
+    """Whether a run's output is the NSFW filter's placeholder image. A heuristic: it knows the
+    placeholders seen so far (a known URL, or a path under ``/nsfw_placeholders/``)."""
+    if not output:
+        return False
+    output = output.strip().strip("<>")  # the docs wrap URLs in <...>
+    return output in NSFW_PLACEHOLDER_URLS or (
+        "/nsfw_placeholders/" in output and output.startswith(("https://", "http://"))
+    )
 
 
 class _Model(msgspec.Struct, rename="camel", kw_only=True, frozen=True, omit_defaults=True):
@@ -56,7 +82,7 @@ class Node(_Model, frozen=True, omit_defaults=False):
 
     name: str
     type: str
-    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    params: dict[str, object] = msgspec.field(default_factory=dict)
 
 
 class Graph(_Model, frozen=True, omit_defaults=False):
@@ -74,28 +100,34 @@ class Counts(_Model, frozen=True):
 
 
 class Glif(_Model, frozen=True):
-    """A glif (workflow). ``data`` holds the graph when the API included it."""
+    """A glif (workflow). ``data`` holds the graph when the API included it.
+
+    ``id``, ``name``, ``created_at``, ``updated_at`` and ``user_id`` are always there: every
+    source has them (the API's docs, its own client's schema, every sample). All else may be
+    absent or null.
+    """
 
     id: str
-    name: str | None = None
+    name: str
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    user_id: str
     description: str | None = None
     image_url: str | None = None
-    created_at: _dt.datetime | None = None
-    updated_at: _dt.datetime | None = None
     published_at: _dt.datetime | None = None
     featured_at: _dt.datetime | None = None
     output: str | None = None
     output_type: str | None = None
     forked_from_id: str | None = None
-    user_id: str | None = None
     user: User | None = None
     completed_spell_run_count: int | None = None
     average_duration: float | None = None
     count: Counts | None = msgspec.field(default=None, name="_count")
     like_count: int | None = None
     comment_count: int | None = None
-    spheres: list[Any] | None = None
-    spell_tags: list[Any] | None = None
+    # Element shapes unknown (empty in every sample): kept as plain JSON values.
+    spheres: list[object] | None = None
+    spell_tags: list[object] | None = None
     data: Graph | None = None
 
     @property
@@ -143,7 +175,8 @@ class Run(_Model, frozen=True):
     public: bool | None = None
     visibility: str | None = None
     client_type: str | None = None
-    inputs: dict[str, Any] | None = None
+    # Strings in practice; the official client's schema allows any JSON value.
+    inputs: dict[str, object] | None = None
     output_image_width: float | None = None
     output_image_height: float | None = None
     deleted: bool | None = None
@@ -161,6 +194,11 @@ class Run(_Model, frozen=True):
     @property
     def price(self) -> Decimal | None:
         return self.total_selling_price_credits
+
+    @property
+    def nsfw_filtered(self) -> bool:
+        """The NSFW filter blocked this run's output (a heuristic: see :func:`is_nsfw_placeholder`)."""
+        return is_nsfw_placeholder(self.output)
 
 
 class Sphere(_Model, frozen=True):
@@ -183,8 +221,10 @@ class Sphere(_Model, frozen=True):
 
 
 class Credits(_Model, frozen=True):
-    remaining: float | None = None
-    limit: float | None = None
+    """Credits of ``/api/me``, exact: the API may send a number or a decimal string."""
+
+    remaining: Decimal | None = None
+    limit: Decimal | None = None
     label: str | None = None
 
 
@@ -202,18 +242,37 @@ class OutputFull(_Model, frozen=True):
     value: str | None = None
 
 
+class RunNode(_Model, frozen=True):
+    """One block's part of a run (the Simple API's ``nodes``). The shape is undocumented:
+    every field is optional and ``output`` is whatever JSON the API sent."""
+
+    name: str | None = None
+    type: str | None = None
+    output: object = None
+
+
 class RunResult(_Model, frozen=True):
     """The Simple API's answer to a run. ``error`` set means the run failed."""
 
     id: str | None = None
-    inputs: dict[str, Any] | None = None
+    inputs: dict[str, str] | None = None
     output: str | None = None
     output_full: OutputFull | None = None
     price: Decimal | None = None
-    nodes: list[Any] | None = None
+    nodes: list[RunNode] | None = None
     error: str | None = None
     # 2023 legacy shape: {"input": ..., "output": ...}
-    input: str | list[Any] | dict[str, Any] | None = None
+    input: str | list[object] | dict[str, object] | None = None
+
+    @property
+    def nsfw_filtered(self) -> bool:
+        """The run "succeeded" with the NSFW filter's placeholder image instead of an output.
+
+        A heuristic (see :func:`is_nsfw_placeholder`): the API flags nothing; known placeholder
+        URLs are recognised in ``output`` or ``output_full.value``.
+        """
+        full = self.output_full.value if self.output_full is not None else None
+        return is_nsfw_placeholder(self.output) or is_nsfw_placeholder(full)
 
 
 T = TypeVar("T")

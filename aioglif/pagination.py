@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 
+from . import _errors as e
 from ._consistency import Boundary, PageInfo, Seen, covered, in_gap, suspect_boundaries
 from ._protocol import MAX_LIMIT, check_limit
 from ._sender import Stats
@@ -267,7 +268,7 @@ class _Listing(Generic[T]):
             slot.received = anyio.current_time()
             slot.done = True
             if slot.result is None and slot.error is None and not slot.scope.cancel_called:
-                slot.error = RuntimeError("the client was closed while the listing ran")
+                slot.error = e.ClientClosedError("the client was closed while the listing ran")
             _merge(self.p.stats, slot.stats)
             self.changed.set()
 

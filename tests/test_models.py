@@ -97,9 +97,18 @@ def test_glif_sample_values() -> None:
     assert gpt is not None and gpt.params["maxTokens"] == 500
 
 
+def _glif(extra: bytes = b"") -> bytes:
+    """A glif body with the fields every source has, and ``extra`` keys."""
+    head = (
+        b'{"id": "g", "name": "n", "createdAt": "2024-01-01T00:00:00.000Z",'
+        b' "updatedAt": "2024-01-01T00:00:00.000Z", "userId": "u"'
+    )
+    return head + (b", " + extra if extra else b"") + b"}"
+
+
 def test_counts_in_either_form() -> None:
-    a = msgspec.json.decode(b'{"id": "a", "_count": {"likes": 3, "comments": 1}}', type=Glif)
-    b = msgspec.json.decode(b'{"id": "b", "likeCount": 3, "commentCount": 1}', type=Glif)
+    a = msgspec.json.decode(_glif(b'"_count": {"likes": 3, "comments": 1}'), type=Glif)
+    b = msgspec.json.decode(_glif(b'"likeCount": 3, "commentCount": 1'), type=Glif)
     assert (a.likes, a.comments) == (b.likes, b.comments) == (3, 1)
 
 
@@ -127,9 +136,10 @@ def test_real_run_results() -> None:
 
 
 def test_nulls_everywhere_optional_decode() -> None:
-    body = (
-        b'{"id": "g", "name": null, "description": null, "user": {"id": "u", "image": null},'
-        b' "averageDuration": null, "completedSpellRunCount": null, "data": null}'
+    body = _glif(
+        b'"description": null, "user": {"id": "u", "image": null, "name": null},'
+        b' "averageDuration": null, "completedSpellRunCount": null, "data": null, "publishedAt": null,'
+        b' "imageUrl": null, "output": null, "outputType": null, "forkedFromId": null, "featuredAt": null'
     )
     glif = msgspec.json.decode(body, type=Glif)
     assert glif.user is not None and glif.user.image is None and glif.data is None
@@ -154,13 +164,13 @@ def test_docs_verbatim_body_is_a_decode_error_not_a_crash() -> None:
 
 def test_wrong_shape_names_the_json_path() -> None:
     with pytest.raises(ResponseDecodeError) as info:
-        decode(m.GLIF.many.decode, b'[{"id": "a"}, {"id": 5}]', method="GET", url="u")
+        decode(m.GLIF.many.decode, b"[" + _glif() + b', {"id": 5}]', method="GET", url="u")
     assert info.value.path == "$[1].id"
     assert not info.value.malformed
     assert "$[1].id" in str(info.value)
 
 
 def test_models_are_immutable() -> None:
-    glif = Glif(id="a")
+    glif = msgspec.json.decode(_glif(), type=Glif)
     with pytest.raises(AttributeError):
         glif.name = "b"  # type: ignore[misc]

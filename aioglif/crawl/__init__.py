@@ -7,7 +7,7 @@
             status = await crawl.run()
 """
 
-from ._crawler import Crawl, CrawlStats, Scope
+from ._crawler import Crawl, CrawlStats, CrawlStatus, Scope
 from ._store import Store, StoreError
 
-__all__ = ["Crawl", "CrawlStats", "Scope", "Store", "StoreError"]
+__all__ = ["Crawl", "CrawlStats", "CrawlStatus", "Scope", "Store", "StoreError"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import msgspec
@@ -23,7 +24,10 @@ from ..client import GlifClient
 from ._harvest import Item, Timer, harvesting, harvesting_sphere_glifs
 from ._store import Harvest, Listing, Store
 
-__all__ = ["Crawl", "CrawlStats", "Scope"]
+__all__ = ["Crawl", "CrawlStats", "CrawlStatus", "Scope"]
+
+CrawlStatus = Literal["new", "running", "complete", "incomplete", "interrupted"]
+"""Where a crawl is: ``run()`` ends in complete, incomplete (some listings failed) or interrupted."""
 
 log = logging.getLogger("aioglif.crawl")
 
@@ -106,7 +110,7 @@ class Crawl:
         self,
         client: GlifClient,
         scope: Scope,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         incremental: bool = False,
         workers: int = 16,
@@ -115,11 +119,11 @@ class Crawl:
             raise ValueError("workers must be at least 1")
         self.client = client
         self.scope = scope
-        self.path = path
+        self.path = Path(path)
         self.incremental = incremental
         self.workers = workers
         self.stats = CrawlStats()
-        self.status = "new"  # new | running | complete | incomplete | interrupted
+        self.status: CrawlStatus = "new"
         self.resumed = False
         self._store: Store | None = None
         self._db = anyio.CapacityLimiter(1)  # one writer: sqlite3 wants no concurrent use
@@ -164,7 +168,7 @@ class Crawl:
 
     # --- the crawl -------------------------------------------------------------------------
 
-    async def run(self) -> str:
+    async def run(self) -> Literal["complete", "incomplete", "interrupted"]:
         """Crawl to the end (or until stopped). Returns the status: complete, incomplete
         (some listings failed even when retried), or interrupted."""
         store = self.store
@@ -180,7 +184,7 @@ class Crawl:
         else:
             if last is not None and not self.incremental and last[1] == scope_key and last[2] == "complete":
                 self.status = "complete"
-                return self.status  # nothing to do: --incremental fetches what is new
+                return "complete"  # nothing to do: --incremental fetches what is new
             self._crawl_id = await self._in_db(store.start_crawl, scope_key, self.incremental)
             await self._in_db(store.add_listings, self._crawl_id, self.scope.roots())
         self.status = "running"
@@ -196,15 +200,17 @@ class Crawl:
         self._rounds = None
         counts = await self._in_db(store.listing_counts, self._crawl_id)
         self.stats.listings_failed = counts.get("failed", 0)
+        final: Literal["complete", "incomplete", "interrupted"]
         if self._stopping and (counts.get("pending", 0) or counts.get("running", 0)):
-            self.status = "interrupted"
+            final = "interrupted"
         elif self.stats.listings_failed:
-            self.status = "incomplete"
+            final = "incomplete"
         else:
-            self.status = "complete"
-        if self.status != "interrupted":
-            await self._in_db(store.finish_crawl, self._crawl_id, self.status, self.summary())
-        return self.status
+            final = "complete"
+        self.status = final
+        if final != "interrupted":
+            await self._in_db(store.finish_crawl, self._crawl_id, final, self.summary())
+        return final
 
     async def _round(self) -> None:
         pending = await self._in_db(self.store.listings, self._crawl_id, ("pending", "running"))
