@@ -101,3 +101,14 @@ async def test_control_routes_report_reset_and_set_faults(server: FakeGlifServer
             assert r.status == 200
     assert server.faults.rate_limit == 5
     assert server.requests == []
+
+
+async def test_limiter_shapes_and_rate_limit_headers(server: FakeGlifServer) -> None:
+    server.faults.rate_limit, server.faults.limiter, server.faults.window = 2.0, "fixed", 60.0
+    server.faults.rate_limit_headers, server.faults.retry_after = True, "none"
+    answers = [await _get(server, "/api/glifs?limit=1") for _ in range(121)]
+    assert [a[0] for a in answers] == [200] * 120 + [429]
+    assert answers[0][2]["X-RateLimit-Limit"] == "120"
+    assert answers[0][2]["X-RateLimit-Remaining"] == "119"
+    assert "Retry-After" not in answers[-1][2]
+    assert 0 < int(answers[-1][2]["X-RateLimit-Reset"]) <= 60

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from typing import Literal
 
-__all__ = ["Fault", "Faults", "RecordedRequest", "retry_after_header"]
+from ._limits import LimitShape
+
+__all__ = ["Fault", "Faults", "RecordedRequest"]
 
 
 @dataclass
@@ -24,8 +23,13 @@ class Faults:
     run_failure_rate: float = 0.0  # fraction of runs that fail (200 with "error")
     max_concurrent_runs: int | None = None  # per token; beyond it a run is answered 429
     rate_limit: float | None = None  # requests per second per token (or per client without one)
-    burst: int = 1  # requests the rate limit lets through at once
+    # How the limit is counted (see aioglif.testing._limits): a token bucket, fixed or sliding
+    # windows of ``window`` seconds, or a cap of ``rate_limit`` requests being answered at once.
+    limiter: LimitShape = "bucket"
+    burst: int = 1  # requests the token bucket lets through at once
+    window: float = 1.0  # seconds of a fixed or sliding window
     retry_after: Literal["seconds", "date", "none"] = "seconds"
+    rate_limit_headers: bool = False  # X-RateLimit-Limit/-Remaining/-Reset on every answer
     error_rate: float = 0.0  # fraction answered 500/502/503/504
     drop_rate: float = 0.0  # fraction whose connection is closed without an answer
     truncate_rate: float = 0.0  # fraction whose body is cut short and the connection closed
@@ -82,19 +86,3 @@ class RecordedRequest:
     status: int = 0  # 0: no answer (dropped)
     fault: str | None = None
     empty: bool = False  # answered 200 with an empty array: a page past the end
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-def retry_after_header(form: str, wait: float) -> dict[str, str]:
-    """A ``Retry-After`` in the configured form: seconds, an HTTP-date, or none at all."""
-    if form == "none":
-        return {}
-    if form == "date":
-        when = datetime.now(timezone.utc) + timedelta(seconds=math.ceil(wait) + 1)
-        return {"Retry-After": format_datetime(when, usegmt=True)}
-    return {"Retry-After": str(max(1, math.ceil(wait)))}

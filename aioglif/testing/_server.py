@@ -23,8 +23,9 @@ import msgspec
 from aiohttp import web
 
 from ._data import FakeData, iso
-from ._faults import Fault, Faults, RecordedRequest, _Bucket, retry_after_header
+from ._faults import Fault, Faults, RecordedRequest
 from ._gate import Gate
+from ._limits import Limiter, Verdict, make_limiter, rate_limit_headers, retry_after_header
 from ._rest import USER, RestHandlers, error
 from ._simple import SimpleHandler
 
@@ -57,7 +58,7 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self.runs_started = 0  # Simple API runs that began (a 429 for the run cap is not one)
         self.peak_in_flight = 0  # most requests handled at once: checks a client's concurrency cap
         self._script: deque[tuple[str | None, Mapping[str, str] | None, Fault]] = deque()
-        self._buckets: dict[str, _Bucket] = {}
+        self._limiters: dict[str, Limiter] = {}
         self._rng = random.Random(self.faults.seed)
         self.gate = Gate()  # holds requests after N, for tests that interrupt a client by progress
         self._runner: web.AppRunner | None = None
@@ -150,23 +151,15 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
             return Fault.truncate()
         return None
 
-    def _rate_limited(self, key: str) -> float | None:
-        """Seconds until the next request is allowed, or None if this one may pass."""
-        rate = self.faults.rate_limit
-        if rate is None:
+    def _limiter(self, key: str) -> Limiter | None:
+        f = self.faults
+        if f.rate_limit is None:
             return None
-        now = time.monotonic()
-        burst = max(1, self.faults.burst)
-        b = self._buckets.setdefault(key, _Bucket(float(burst), now))
-        b.tokens = min(float(burst), b.tokens + (now - b.stamp) * rate)
-        b.stamp = now
-        if b.tokens >= 1.0:
-            b.tokens -= 1.0
-            return None
-        return (1.0 - b.tokens) / rate
-
-    def _retry_after_header(self, wait: float) -> dict[str, str]:
-        return retry_after_header(self.faults.retry_after, wait)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = make_limiter(f.limiter, f.rate_limit, burst=f.burst, window=f.window)
+            self._limiters[key] = limiter
+        return limiter
 
     def summary(self) -> dict[str, Any]:
         """Counts over the recorded requests: what a benchmark reports about a client."""
@@ -203,7 +196,7 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self.requests.clear()
         self.runs_started = 0
         self.peak_in_flight = 0
-        self._buckets.clear()
+        self._limiters.clear()
         return web.json_response({"ok": True})
 
     async def _control_faults(self, request: web.Request) -> web.Response:
@@ -231,21 +224,40 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            return await self._serve(request, handler)
+            return await self._limited(request, handler)
         finally:
             self.in_flight -= 1
 
-    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        auth = request.headers.get("Authorization")
+        token = auth[7:] if auth and auth.startswith("Bearer ") else None
+        limiter = self._limiter(token or request.remote or "")
+        if limiter is None:
+            return await self._serve(request, handler, None)
+        verdict = limiter.admit(time.monotonic())
+        try:
+            response = await self._serve(request, handler, verdict)
+        finally:
+            if verdict.allowed:
+                limiter.release()
+        if self.faults.rate_limit_headers and not response.prepared:
+            response.headers.update(rate_limit_headers(verdict))
+        return response
+
+    async def _serve(
+        self, request: web.Request, handler: Handler, verdict: Verdict | None
+    ) -> web.StreamResponse:
         auth = request.headers.get("Authorization")
         rec = RecordedRequest(
             request.method, request.path, dict(request.query), auth, await request.read(), time.monotonic()
         )
         self.requests.append(rec)
         token = auth[7:] if auth and auth.startswith("Bearer ") else None
-        wait = self._rate_limited(token or request.remote or "")
-        if wait is not None:
+        if verdict is not None and not verdict.allowed:
             rec.status, rec.fault = 429, "rate_limit"
-            return error(429, "Too many requests", self._retry_after_header(wait))
+            return error(
+                429, "Too many requests", retry_after_header(verdict, self.faults.retry_after, time.time())
+            )
         f = self.faults
         if f.latency or f.latency_jitter:
             await asyncio.sleep(
