@@ -8,12 +8,17 @@ Use it in your own tests::
             ...
 """
 
+from ._behaviour import EXACT_PROFILES, PROFILES, Behaviour, ListRules
 from ._data import FakeData, iso
 from ._gate import Gate
 from ._process import fake_server_process
 from ._server import FakeGlifServer, Fault, Faults, RecordedRequest
 
 __all__ = [
+    "EXACT_PROFILES",
+    "PROFILES",
+    "Behaviour",
+    "ListRules",
     "FakeData",
     "FakeGlifServer",
     "Fault",

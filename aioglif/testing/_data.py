@@ -101,6 +101,9 @@ class FakeData:
 
     def __post_init__(self) -> None:
         self._encoded: dict[tuple[str, bool], bytes] = {}
+        self.version = 0  # counts changes: what was derived from the lists is stale when it moves
+        self.deleted_glifs: set[str] = set()
+        self.deleted_runs: set[str] = set()
         self.reindex()
 
     def glif_json(self, glif: Record, *, graph: bool) -> bytes:
@@ -122,6 +125,7 @@ class FakeData:
     # --- indexes ---------------------------------------------------------------------------
 
     def reindex(self) -> None:
+        self.version += 1
         self.glif_by_id = {g["id"]: g for g in self.glifs}
         self.run_by_id = {r["id"]: r for r in self.runs}
         self.user_by_name = {u["username"]: u for u in self.users.values()}
@@ -405,6 +409,7 @@ class FakeData:
         run = self.make_run(glif, user, public=public, at=_now_after(newest), **fields)
         # The indexes are updated in place: a full reindex per run made a busy server slower
         # with every run it served.
+        self.version += 1
         self.runs.insert(0, run)
         self.run_by_id[run["id"]] = run
         if public:
@@ -412,6 +417,36 @@ class FakeData:
             self.runs_by_glif[glif_id].insert(0, run)
             self.runs_by_user[user["id"]].insert(0, run)
         return run
+
+    def delete_glif(self, glif_id: str) -> list[str]:
+        """Delete a glif with all its runs, as its owner can; returns the ids of the runs."""
+        glif = self.glif_by_id[glif_id]
+        gone = [r["id"] for r in self.runs if r["spellId"] == glif_id]
+        self.glifs.remove(glif)
+        self.runs = [r for r in self.runs if r["spellId"] != glif_id]
+        for sphere in self.spheres:
+            if glif_id in sphere["glifIds"]:
+                sphere["glifIds"] = [i for i in sphere["glifIds"] if i != glif_id]
+        self.deleted_glifs.add(glif_id)
+        self.deleted_runs.update(gone)
+        self.reindex()
+        return gone
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete one run; its glif's count follows."""
+        run = self.run_by_id.pop(run_id)
+        self.version += 1
+        self.runs.remove(run)
+        self.deleted_runs.add(run_id)
+        if run.get("visibility") == "PUBLIC":
+            self.public_runs.remove(run)
+            self.runs_by_glif[run["spellId"]].remove(run)
+            self.runs_by_user[run["userId"]].remove(run)
+            glif = self.glif_by_id.get(run["spellId"])
+            if glif is not None:
+                glif["completedSpellRunCount"] = max(0, glif.get("completedSpellRunCount", 0) - 1)
+                self._encoded.pop((glif["id"], True), None)
+                self._encoded.pop((glif["id"], False), None)
 
 
 def _now_after(newest: str) -> datetime:

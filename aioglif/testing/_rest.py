@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..graph import validate as validate_graph
 from ..models import Graph
+from ._behaviour import Behaviour, arrange
 from ._data import FakeData, Record
 
 # Newer aiohttp warns about plain string keys in request storage.
@@ -23,6 +24,46 @@ class RestHandlers:
 
     data: FakeData
     sphere_shape: Literal["object", "array"]
+    behaviour: Behaviour
+    _counts_at_start: dict[str, int]
+    _arranged: dict[tuple[Any, ...], list[Record]]
+
+    def _page(self, request: web.Request, items: list[Record]) -> list[Record]:
+        """The page asked for, under the behaviour's rules for this listing (by default: 1-based
+        ``page`` of ``limit`` items, 20 by default, silently capped at 100, newest first)."""
+        q = request.query
+        rules = self.behaviour.rules(request.path, q)
+        try:
+            page = int(q.get("page", str(rules.first_page)))
+            limit = int(q.get("limit", "20"))
+        except ValueError:
+            raise web.HTTPBadRequest(reason="page and limit must be integers") from None
+        index = rules.index(page)
+        if index is None or limit < 1:
+            raise web.HTTPBadRequest(reason=f"page must be at least {rules.first_page}, limit positive")
+        size = rules.served_limit(limit)
+        if rules.order != "newest":
+            salt = "&".join(f"{k}={v}" for k, v in sorted(q.items()) if k not in ("page", "limit"))
+            key = (request.path, salt, rules.order, self.data.version)
+            arranged = self._arranged.get(key)
+            if arranged is None:
+                if len(self._arranged) > 256:
+                    self._arranged.clear()
+                arranged = self._arranged[key] = arrange(items, rules.order, salt)
+            items = arranged
+        return items[index * size : (index + 1) * size]
+
+    def _glif_out(self, glif: Record, *, graph: bool) -> bytes:
+        """A glif's JSON with its run count as the behaviour has it: exact, missing or stale."""
+        mode = self.behaviour.run_count
+        if mode == "exact":
+            return self.data.glif_json(glif, graph=graph)
+        shown = {k: v for k, v in glif.items() if graph or k != "data"}
+        if mode == "missing":
+            shown.pop("completedSpellRunCount", None)
+        else:
+            shown["completedSpellRunCount"] = self._counts_at_start.get(glif["id"], 0)
+        return msgspec.json.encode(shown)
 
     async def _glifs(self, request: web.Request) -> web.Response:
         q, d, user = request.query, self.data, request[USER]
@@ -30,7 +71,7 @@ class RestHandlers:
         if "id" in q:
             g = d.glif_by_id.get(q["id"])
             visible = g is not None and (g.get("publishedAt") or (user and user["id"] == g["userId"]))
-            return _array([d.glif_json(g, graph=True)] if visible and g else [])
+            return _array([self._glif_out(g, graph=True)] if visible and g else [])
         items: list[Record]
         user_id = q.get("userId")
         if "username" in q:
@@ -45,7 +86,7 @@ class RestHandlers:
         if q.get("q"):
             needle = q["q"].lower()
             items = [g for g in items if needle in (g["name"] + " " + (g.get("description") or "")).lower()]
-        return _array([d.glif_json(g, graph=graph) for g in _page(request, items)])
+        return _array([self._glif_out(g, graph=graph) for g in self._page(request, items)])
 
     async def _create_glif(self, request: web.Request) -> web.Response:
         user = request[USER]
@@ -84,13 +125,15 @@ class RestHandlers:
             return _array([d.run_json(run)] if visible and run else [])
         glif_id = q.get("glifId") or q.get("spellId")
         if glif_id is not None:
+            if glif_id in d.deleted_glifs:
+                return error(404, "Glif not found")
             items = d.runs_by_glif.get(glif_id, [])
         elif "userId" in q or "username" in q:
             found = d.users.get(q.get("userId", "")) or d.user_by_name.get(q.get("username", ""))
             items = d.runs_by_user.get(found["id"], []) if found else []
         else:
             items = d.public_runs
-        return _array([d.run_json(r) for r in _page(request, items)])
+        return _array([d.run_json(r) for r in self._page(request, items)])
 
     async def _user(self, request: web.Request) -> web.Response:
         q, d = request.query, self.data
@@ -117,19 +160,17 @@ class RestHandlers:
         q, d = request.query, self.data
         key = "slug" if "slug" in q else "id" if "id" in q else None
         if key is None:
-            return web.json_response([summary(s) for s in _page(request, d.spheres)])
+            return web.json_response([summary(s) for s in self._page(request, d.spheres)])
         sphere = d.sphere_by.get((key, q[key]))
         graph = q.get("includes") == "spells.data"
         members = [d.glif_by_id[i] for i in sphere["glifIds"]] if sphere else []
-        glifs = _array([d.glif_json(g, graph=graph) for g in _page(request, members)])
+        glifs = _array([self._glif_out(g, graph=graph) for g in self._page(request, members)])
         if self.sphere_shape == "array":
             return glifs
         if sphere is None:
             return error(404, "Sphere not found")
         head = msgspec.json.encode(summary(sphere))[:-1]
         return web.Response(body=head + b',"glifs":' + glifs.body + b"}", content_type="application/json")  # type: ignore[operator]
-
-    # --- the Simple API --------------------------------------------------------------------
 
 
 def summary(sphere: Record) -> Record:
@@ -142,19 +183,6 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None, *
 
 def _array(items: list[bytes]) -> web.Response:
     return web.Response(body=b"[" + b",".join(items) + b"]", content_type="application/json")
-
-
-def _page(request: web.Request, items: list[Record]) -> list[Record]:
-    """The 1-based ``page`` of ``limit`` items (default 20, silently capped at 100)."""
-    try:
-        page = int(request.query.get("page", "1"))
-        limit = int(request.query.get("limit", "20"))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="page and limit must be integers") from None
-    if page < 1 or limit < 1:
-        raise web.HTTPBadRequest(reason="page and limit must be positive")
-    limit = min(limit, 100)
-    return items[(page - 1) * limit : page * limit]
 
 
 def _create_problems(body: Any) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
+from ._behaviour import Behaviour
 from ._data import FakeData, iso
 from ._faults import Fault, Faults, RecordedRequest
 from ._gate import Gate
@@ -47,6 +48,8 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
     host: str = "127.0.0.1"
     port: int = 0
     failing_glifs: set[str] = field(default_factory=set)  # Simple API runs of these fail
+    # How listings behave: order, page size served, page numbering, churn, run counts.
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
     def __post_init__(self) -> None:
         if self.tokens is None:
@@ -61,6 +64,10 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self._limiters: dict[str, Limiter] = {}
         self._rng = random.Random(self.faults.seed)
         self.gate = Gate()  # holds requests after N, for tests that interrupt a client by progress
+        self._arranged: dict[tuple[Any, ...], list[Any]] = {}
+        self._counts_at_start = {g["id"]: g.get("completedSpellRunCount", 0) for g in self.data.glifs}
+        self.listing_requests = 0  # listing requests served: churn acts on every N-th
+        self._churn_rng = random.Random(self.behaviour.seed)
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._middleware])
         r = self.app.router
@@ -78,6 +85,7 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         r.add_post("/_fake/faults", self._control_faults)
         r.add_get("/_fake/gate", self._control_gate)
         r.add_post("/_fake/gate", self._control_gate)
+        r.add_post("/_fake/behaviour", self._control_behaviour)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -216,6 +224,34 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
                 self.gate.close_after(int(after))
         return web.json_response(self.gate.state())
 
+    def set_behaviour(self, behaviour: Behaviour) -> None:
+        """Change how listings behave; a stale run count is the count as of this moment."""
+        self.behaviour = behaviour
+        self._arranged.clear()
+        self._counts_at_start = {g["id"]: g.get("completedSpellRunCount", 0) for g in self.data.glifs}
+        self._churn_rng = random.Random(behaviour.seed)
+        self.listing_requests = 0
+
+    async def _control_behaviour(self, request: web.Request) -> web.Response:
+        try:
+            self.set_behaviour(msgspec.convert(msgspec.json.decode(await request.read()), Behaviour))
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            return error(400, f"invalid behaviour: {exc}")
+        return web.json_response(msgspec.to_builtins(self.behaviour))
+
+    def _churn(self) -> None:
+        """The changes the behaviour makes before this listing request is answered."""
+        self.listing_requests += 1
+        b, d, n, rng = self.behaviour, self.data, self.listing_requests, self._churn_rng
+        if b.delete_glif_every and n % b.delete_glif_every == 0 and d.public_glifs:
+            d.delete_glif(rng.choice(d.public_glifs)["id"])
+        if b.delete_run_every and n % b.delete_run_every == 0 and d.public_runs:
+            d.delete_run(rng.choice(d.public_runs)["id"])
+        if b.insert_glif_every and n % b.insert_glif_every == 0 and d.users:
+            d.add_glif()
+        if b.insert_run_every and n % b.insert_run_every == 0 and d.public_glifs:
+            d.add_run(rng.choice(d.public_glifs)["id"])
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_fake/"):
@@ -284,6 +320,13 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         if auth is not None and (token is None or token not in (self.tokens or {})):
             rec.status = 401
             return error(401, "Invalid API token")
+        if (
+            self.behaviour.churns
+            and request.method == "GET"
+            and request.path in ("/api/glifs", "/api/runs")
+            and "id" not in request.query
+        ):
+            self._churn()
         request[USER] = self.data.users.get((self.tokens or {})[token]) if token else None
         try:
             response = await handler(request)
