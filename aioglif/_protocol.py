@@ -18,6 +18,14 @@ T = TypeVar("T")
 MAX_LIMIT: Final = 100
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _PATH = re.compile(r" - at `(?P<path>[^`]*)`$")
+# How the Simple API says a glif does not exist (or is private, or the token cannot see it):
+# "could not fetch glif" in a 5xx (third-party code, 2026), "... not found" in a 200 + error.
+NOT_FOUND_TEXT: Final = re.compile(
+    r"could not (?:fetch|find|load) (?:the )?(?:glif|workflow|spell)"
+    r"|\b(?:glif|workflow|spell)\b[^.\n]{0,60}\bnot found"
+    r"|\bno (?:such )?(?:glif|workflow|spell)\b",
+    re.IGNORECASE,
+)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -93,7 +101,8 @@ def status_error(
     elif status == 429:
         return e.RateLimitedError(message, retry_after=retry_after, **kwargs)
     elif status >= 500:
-        cls = e.ServerError
+        # A 5xx that says the glif cannot be fetched is an answer, not a failure: not retried.
+        cls = e.NotFoundError if says_not_found(detail) else e.ServerError
     else:
         cls = e.APIStatusError
     err = cls(message, **kwargs)
@@ -128,7 +137,7 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str)
 
 def should_retry(error: e.GlifError, safety: Safety) -> bool:
     """Whether a failed attempt may be repeated, given how safe repeating the request is."""
-    if isinstance(error, e.TooManyRedirects):
+    if isinstance(error, (e.TooManyRedirects, e.NotFoundError)):
         return False
     if isinstance(error, e.TransportError):
         return not error.request_sent or safety is Safety.IDEMPOTENT
@@ -180,10 +189,39 @@ def query(**params: str | int | bool | None) -> dict[str, str]:
     return out
 
 
-def first_or_not_found(items: Sequence[T], what: str, key: str, *, url: str) -> T:
+def says_not_found(message: str | None) -> bool:
+    """Whether an error text is the Simple API's way of saying the glif does not exist."""
+    return bool(message) and NOT_FOUND_TEXT.search(message or "") is not None
+
+
+def empty_answer(body: bytes) -> str | None:
+    """What a lookup's 2xx body says when it holds nothing, or None when it holds data.
+
+    Unknown ids come back as ``[]`` (the evidence), and plausibly as ``null``, ``{}`` or
+    ``{"error": "..."}``: each is "not found". The result is the server's message, or "".
+    """
+    text = body.strip()
+    if text in (b"[]", b"null", b"{}", b""):
+        return ""
+    if not text.startswith(b"{") or b'"error"' not in text:
+        return None
+    try:
+        data = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(data, dict) and "error" in data and "id" not in data:
+        message = data["error"]
+        return message if isinstance(message, str) else ""
+    return None
+
+
+def first_or_not_found(
+    items: Sequence[T], what: str, key: str, *, url: str, method: str = "GET", detail: str | None = None
+) -> T:
     """The Glif API answers ``[]`` for an unknown ``?id=``: that is a 404 in our terms."""
     if not items:
-        raise e.NotFoundError(f"no {what} with {key}", status=404, method="GET", url=url)
+        said = f": {e.excerpt(detail)}" if detail else ""
+        raise e.NotFoundError(f"no {what} with {key}{said}", status=404, method=method, url=url)
     return items[0]
 
 

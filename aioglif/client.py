@@ -8,7 +8,7 @@ import operator
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import aiohttp
 import anyio
@@ -20,11 +20,13 @@ from ._config import Settings, Timeouts
 from ._protocol import (
     at_most_one,
     check_id,
+    empty_answer,
     exactly_one,
     first_or_not_found,
     parse_http_date,
     query,
     run_body,
+    says_not_found,
 )
 from ._rate import AdaptiveRate
 from ._retry import RetryPolicy, Safety
@@ -47,8 +49,31 @@ def _one_or_first(tp: type[Any]) -> Any:
     return both.decode
 
 
-_USER_ANY: Final = _one_or_first(m.User)
 _GLIF_ANY: Final = _one_or_first(m.Glif)
+
+_T = TypeVar("_T")
+_Found = tuple[list[_T], str | None]
+
+
+def _lookup(tp: type[_T]) -> Callable[[bytes], _Found[_T]]:
+    """A decoder for a lookup by id: what was found (an array or a bare object), and, when
+    nothing was, what the server said (``[]``, ``null``, ``{}`` and ``{"error": ...}`` all mean
+    "no such id")."""
+    both = msgspec.json.Decoder(tp | list[tp])  # type: ignore[valid-type]
+
+    def decode(body: bytes) -> _Found[_T]:
+        said = empty_answer(body)
+        if said is not None:
+            return [], said
+        found = both.decode(body)
+        return (found if isinstance(found, list) else [found]), None
+
+    return decode
+
+
+_GLIF_LOOKUP: Final = _lookup(m.Glif)
+_RUN_LOOKUP: Final = _lookup(m.Run)
+_USER_LOOKUP: Final = _lookup(m.User)
 
 
 def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
@@ -56,6 +81,8 @@ def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
 
     An array may hold glifs, or a single sphere (the ``?id=`` style of the other endpoints).
     """
+    if empty_answer(body) is not None:
+        return None, []
     data = m.ANY.decode(body)
     if (
         isinstance(data, list)
@@ -252,8 +279,9 @@ class GlifClient:
     async def get_glif(self, id: str) -> m.Glif:
         """One glif with its graph. Raises :class:`NotFoundError` for an unknown id."""
         params = {"id": check_id(id, "glif id")}
-        glifs = await self._get("/glifs", params, m.GLIF.many.decode)
-        return first_or_not_found(glifs, "glif", f"id {id!r}", url=self._url("/glifs", params))  # type: ignore[no-any-return]
+        glifs, said = await self._get("/glifs", params, _GLIF_LOOKUP)
+        url = self._url("/glifs", params)
+        return first_or_not_found(glifs, "glif", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
 
     def glifs(
         self,
@@ -319,8 +347,9 @@ class GlifClient:
     async def get_run(self, id: str) -> m.Run:
         """One run. Raises :class:`NotFoundError` for an unknown id (or a private run)."""
         params = {"id": check_id(id, "run id")}
-        runs = await self._get("/runs", params, m.RUN.many.decode)
-        return first_or_not_found(runs, "run", f"id {id!r}", url=self._url("/runs", params))  # type: ignore[no-any-return]
+        runs, said = await self._get("/runs", params, _RUN_LOOKUP)
+        url = self._url("/runs", params)
+        return first_or_not_found(runs, "run", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
 
     def runs(
         self,
@@ -370,6 +399,15 @@ class GlifClient:
             safety=Safety.UNSTARTED,
             read_timeout=self.settings.timeouts.run_read,
         )
+        if result.error is not None and says_not_found(result.error):
+            # The Simple API's 200 + "glif not found": the id is wrong, not the run.
+            raise e.NotFoundError(
+                f"no glif with id {id!r}: {e.excerpt(result.error)}",
+                status=404,
+                body=e.excerpt(result.error).encode(),
+                method="POST",
+                url=self.settings.simple_api_url,
+            )
         if result.error is not None:
             raise e.RunFailedError(
                 f"run of glif {id!r} failed: {e.excerpt(result.error)}",
@@ -385,10 +423,9 @@ class GlifClient:
         """A user by id or username."""
         key, value = exactly_one("get_user()", id=id, username=username)
         params = {key: value}
-        found = await self._get("/user", params, _USER_ANY)
-        if isinstance(found, list):
-            return first_or_not_found(found, "user", f"{key} {value!r}", url=self._url("/user", params))  # type: ignore[no-any-return]
-        return found  # type: ignore[no-any-return]
+        found, said = await self._get("/user", params, _USER_LOOKUP)
+        url = self._url("/user", params)
+        return first_or_not_found(found, "user", f"{key} {value!r}", url=url, detail=said)  # type: ignore[no-any-return]
 
     async def me(self) -> m.Me:
         """The token's own user and credits. Needs a token."""

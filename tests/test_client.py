@@ -193,7 +193,8 @@ async def test_run_failures_are_run_failed_errors(client: g.GlifClient, server: 
     with pytest.raises(g.RunFailedError) as info:
         await client.run_glif(glif["id"])
     assert info.value.result.error is not None and "model returned an error" in str(info.value)
-    with pytest.raises(g.RunFailedError, match="Glif not found"):
+    # An unknown glif is not a failed run: it is not found (and nothing was paid).
+    with pytest.raises(g.NotFoundError, match="Glif not found"):
         await client.run_glif("no-such-glif")
 
 
