@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 from typing import IO, Any
 
+from .._store import write_aside
 from ._store import Store
 
 TABLES = ("glifs", "runs", "users", "spheres")
@@ -23,18 +23,15 @@ def export_jsonl(store: Store, directory: Path, *, compress: bool = False) -> di
     counts = {}
     for table in TABLES:
         final = directory / f"{table}.jsonl{'.gz' if compress else ''}"
-        partial = final.with_name(final.name + ".partial")
         n = 0
         out: IO[Any]
-        with (
-            gzip.open(partial, "wt", encoding="utf-8") if compress else partial.open("w", encoding="utf-8")
-        ) as out:
-            for raw in store.rows(table):
-                out.write(raw)
-                out.write("\n")
-                n += 1
-            out.flush()
-        os.replace(partial, final)
+        with write_aside(final) as partial:
+            opener: Any = gzip.open if compress else open
+            with opener(partial, "wt", encoding="utf-8") as out:
+                for raw in store.rows(table):
+                    out.write(raw)
+                    out.write("\n")
+                    n += 1
         counts[table] = n
     return counts
 
@@ -55,13 +52,10 @@ def export_parquet(store: Store, directory: Path) -> dict[str, int]:
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     for table in TABLES:
-        cursor = store.db.execute(f"SELECT * FROM {table} ORDER BY rowid")
-        names = [d[0] for d in cursor.description]
+        names, cursor = store.table(table)
         rows = [dict(zip(names, row, strict=True)) for row in cursor]
-        final = directory / f"{table}.parquet"
-        partial = final.with_name(final.name + ".partial")
-        pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({n: [] for n in names}), partial)
-        os.replace(partial, final)
+        with write_aside(directory / f"{table}.parquet") as partial:
+            pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({n: [] for n in names}), partial)
         counts[table] = len(rows)
     return counts
 

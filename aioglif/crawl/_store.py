@@ -1,8 +1,9 @@
 """The crawl's SQLite file: the harvested records and the crawl's own state, side by side.
 
-Every page is written in one transaction together with the listing's progress and the listings
-it gives rise to, so that a crawl killed at any moment resumes exactly where its last commit
-left it: nothing written is lost, nothing is written twice (records are upserted by id).
+The crawl's side of the store contract (:mod:`aioglif._store`). Every page is written in one
+transaction together with the listing's progress and the listings it gives rise to, so that a
+crawl killed at any moment resumes exactly where its last commit left it: nothing written is
+lost, nothing is written twice (records are upserted by id).
 
 This module is synchronous on purpose; the crawler runs it in one worker thread.
 """
@@ -10,16 +11,15 @@ This module is synchronous on purpose; the crawler runs it in one worker thread.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from .. import models as m
+from .._store import SQLiteStore, StoreError
 
 __all__ = ["Listing", "Store", "StoreError"]
 
@@ -57,10 +57,6 @@ CREATE TABLE IF NOT EXISTS crawls (
 _ENC = msgspec.json.Encoder()
 
 
-class StoreError(Exception):
-    """The output file cannot be used: not an aioglif database, or from a newer version."""
-
-
 @dataclass(frozen=True)
 class Listing:
     key: str  # "glifs:all", "runs:glif:<id>", ...
@@ -87,45 +83,12 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class Store:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {path}: {exc}") from exc
-        try:
-            self._check_or_create()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise StoreError(f"{path} is not an aioglif database ({exc})") from exc
+class Store(SQLiteStore):
+    """The crawl's store (see :mod:`aioglif._store` for the contract): records and listings."""
 
-    def _check_or_create(self) -> None:
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables:
-            app = (
-                self.db.execute("SELECT value FROM meta WHERE key='app'").fetchone()
-                if "meta" in tables
-                else None
-            )
-            if app is None or app[0] != APP_ID:
-                raise StoreError(f"{self.path} is not an aioglif database; refusing to touch it")
-            version = int(self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} was written by a newer aioglif (schema {version})")
-        # WAL: readers are not blocked by the crawl; NORMAL sync is durable at each commit in WAL.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)  # IF NOT EXISTS throughout: safe on an existing file
-        self.db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('app', ?), ('schema', ?)", (APP_ID, str(SCHEMA_VERSION))
-        )
-
-    def transaction(self) -> _Transaction:
-        return _Transaction(self.db)
-
-    def close(self) -> None:
-        self.db.close()
+    APP_ID = APP_ID
+    SCHEMA_VERSION = SCHEMA_VERSION
+    SCHEMA = _SCHEMA
 
     # --- crawls ----------------------------------------------------------------------------
 
@@ -327,23 +290,3 @@ class Store:
             " json=excluded.json, harvested_at=excluded.harvested_at",
             [(u.id, u.username, u.name, u.image, _ENC.encode(u).decode(), now) for u in users],
         )
-
-    # --- reading back ----------------------------------------------------------------------
-
-    def rows(self, table: str) -> Iterable[str]:
-        for (raw,) in self.db.execute(f"SELECT json FROM {table} ORDER BY rowid"):
-            yield raw
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on an exception."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
