@@ -29,7 +29,8 @@ NOT_FOUND_TEXT: Final = re.compile(
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110)."""
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110),
+    the date rounded up to the end of the second it names."""
     if value is None:
         return None
     value = value.strip()
@@ -44,7 +45,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     when = parse_http_date(value)
     if when is None:
         return None
-    return max(0.0, when - (now or datetime.now(timezone.utc)).timestamp())
+    # An HTTP-date names a whole second; a server that formats "now + wait" truncates, so the
+    # moment it means lies anywhere in that second. Waiting to its end is the only safe reading.
+    return max(0.0, when + 1.0 - (now or datetime.now(timezone.utc)).timestamp())
 
 
 def parse_http_date(value: str | None) -> float | None:

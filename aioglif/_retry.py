@@ -45,10 +45,20 @@ class RetryPolicy:
         if self.max_elapsed < 0 or self.initial < 0 or self.maximum < 0:
             raise ValueError("retry delays must not be negative")
 
+    def step(self, retry: int) -> float:
+        """The backoff step of retry number ``retry`` (1-based): min(max, base·m^(n-1))."""
+        return min(self.maximum, self.initial * self.multiplier ** (retry - 1))
+
     def backoff(self, retry: int, rng: random.Random | None = None) -> float:
-        """The wait before retry number ``retry`` (1-based): uniform in [0, min(max, base·m^(n-1))]."""
-        ceiling = min(self.maximum, self.initial * self.multiplier ** (retry - 1))
-        return (rng or random).uniform(0.0, ceiling)
+        """The wait before retry number ``retry`` (1-based): uniform in [0, step(retry)]."""
+        return (rng or random).uniform(0.0, self.step(retry))
+
+    def pause(self, retry: int, retry_after: float | None) -> float:
+        """How long a 429 stops the whole client: the server's ``Retry-After``, never less than
+        one backoff step, so that advice that has already expired (an HTTP-date of a second
+        gone by, ``0``) or is absent cannot turn into an instant retry."""
+        step = self.step(retry)
+        return step if retry_after is None else max(step, retry_after)
 
     def delay(
         self, retry: int, *, retry_after: float | None = None, rng: random.Random | None = None

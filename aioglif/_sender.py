@@ -86,6 +86,10 @@ class Sender:
         self._limiter: AsyncLimiter | None = None
         self._slots: anyio.Semaphore | None = None
         self._pause_until = 0.0
+        # After a pause, one request goes alone and the rest wait for its answer: a 429 that
+        # was still meant (its Retry-After too short) costs one more 429, not one per waiter.
+        self._probe_next = False
+        self._probe: anyio.Event | None = None
         self._rng = random.Random()
         self.stats = Stats()
 
@@ -123,6 +127,7 @@ class Sender:
     def pause(self, seconds: float) -> None:
         until = anyio.current_time() + seconds
         self._pause_until = max(self._pause_until, until)
+        self._probe_next = True
 
     async def request(
         self,
@@ -156,7 +161,7 @@ class Sender:
                 retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
                 if isinstance(err, e.RateLimitedError):
                     # Everyone waits, not only this request: the limit is the client's, not ours.
-                    self.pause(retry_after if retry_after is not None else policy.backoff(attempt, self._rng))
+                    self.pause(policy.pause(attempt, retry_after))
                 if not should_retry(err, safety):
                     raise
                 wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
@@ -192,15 +197,24 @@ class Sender:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
         async with self._slots:
             waited = anyio.current_time()
-            await self._wait_for_pause(method, url, deadline)
-            if self._limiter is not None:
-                await self._limiter.acquire()
-            sent = anyio.current_time()
-            _bump(sinks, "limiter_seconds", sent - waited)
+            probe = await self._wait_for_pause(method, url, deadline)
             try:
-                resp = await self._send(method, url, params, payload, read_timeout, sinks)
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                sent = anyio.current_time()
+                _bump(sinks, "limiter_seconds", sent - waited)
+                try:
+                    resp = await self._send(method, url, params, payload, read_timeout, sinks)
+                finally:
+                    _bump(sinks, "network_seconds", anyio.current_time() - sent)
+                if probe is not None and resp.status == 429:
+                    # Pause before the waiters are let go, so that they wait again.
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                    self.pause(self._settings.retry.pause(1, retry_after))
             finally:
-                _bump(sinks, "network_seconds", anyio.current_time() - sent)
+                if probe is not None:
+                    self._probe = None
+                    probe.set()
         status = resp.status
         if self.adaptive is not None:
             now = anyio.current_time()
@@ -223,17 +237,28 @@ class Sender:
             secret=self._secret,
         )
 
-    async def _wait_for_pause(self, method: str, url: str, deadline: float) -> None:
-        while (left := self._pause_until - anyio.current_time()) > 0:
-            if self._pause_until > deadline:
-                raise e.RateLimitedError(
-                    f"rate limited: the client is paused for {left:.1f}s more, past this request's"
-                    " retry budget",
-                    retry_after=left,
-                    method=method,
-                    url=url,
-                )
-            await anyio.sleep(left)
+    async def _wait_for_pause(self, method: str, url: str, deadline: float) -> anyio.Event | None:
+        """Wait out the client's pause; the first request after one is its probe (returned)."""
+        while True:
+            left = self._pause_until - anyio.current_time()
+            if left > 0:
+                if self._pause_until > deadline:
+                    raise e.RateLimitedError(
+                        f"rate limited: the client is paused for {left:.1f}s more, past this"
+                        " request's retry budget",
+                        retry_after=left,
+                        method=method,
+                        url=url,
+                    )
+                await anyio.sleep(left)
+            elif self._probe is not None:
+                await self._probe.wait()
+            elif self._probe_next:
+                self._probe_next = False
+                self._probe = anyio.Event()
+                return self._probe
+            else:
+                return None
 
     @property
     def _secret(self) -> str | None:

@@ -22,9 +22,11 @@ NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
         ("0", 0.0),
         ("1.5", 1.5),
         ("-3", 0.0),
-        (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
+        # A date names a whole second: the wait runs to its end.
+        (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 31.0),
         (format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0),
-        ("Fri, 27 Nov 2026 12:01:00 GMT", 60.0),
+        (format_datetime(NOW, usegmt=True), 1.0),
+        ("Fri, 27 Nov 2026 12:01:00 GMT", 61.0),
         ("soon", None),
         ("", None),
         (None, None),
@@ -111,6 +113,14 @@ def test_backoff_is_full_jitter_within_an_exponential_cap() -> None:
         assert all(0.0 <= w <= cap for w in waits)
         assert max(waits) > cap * 0.8  # jitter spreads over the whole range, not just near 0
     assert policy.delay(1, retry_after=10.0, rng=rng) == 10.0
+
+
+def test_a_pause_is_never_shorter_than_one_backoff_step() -> None:
+    policy = RetryPolicy(initial=0.5, maximum=4.0, multiplier=2.0)
+    assert policy.pause(1, None) == 0.5
+    assert policy.pause(1, 0.0) == 0.5  # "Retry-After: 0" or a date already past
+    assert policy.pause(3, 0.2) == 2.0
+    assert policy.pause(1, 7.0) == 7.0
 
 
 def test_policy_caps_attempts_and_elapsed_time() -> None:

@@ -191,3 +191,19 @@ async def test_requests_in_flight_are_capped(server: FakeGlifServer) -> None:
         for glif in server.data.public_glifs[:12]:
             tg.start_soon(client.get_glif, glif["id"])
     assert server.peak_in_flight == 3
+
+
+@pytest.mark.parametrize("form", ["date", "seconds", "none"])
+async def test_one_429_never_turns_into_a_burst_of_retries(server: FakeGlifServer, form: str) -> None:
+    # A bucket of 20 a second; the client told 100. The HTTP-date names the moment itself, to
+    # the second below, so it is often already past when it arrives: read naively, no pause.
+    server.faults.rate_limit, server.faults.burst, server.faults.retry_after = 20.0, 20, form  # type: ignore[assignment]
+    ids = [g["id"] for g in server.data.public_glifs[:40]]
+    client = make_client(server, rate=100.0, retry=g.RetryPolicy())
+    async with client, anyio.create_task_group() as tg:
+        for glif_id in ids:
+            tg.start_soon(client.get_glif, glif_id)
+    limited = server.served(status=429)
+    assert limited, "the test should provoke the server's limit"
+    assert len(server.served(status=200)) == 40
+    assert client.stats.rate_limited == len(limited)
