@@ -112,3 +112,89 @@ async def test_limiter_shapes_and_rate_limit_headers(server: FakeGlifServer) -> 
     assert answers[0][2]["X-RateLimit-Remaining"] == "119"
     assert "Retry-After" not in answers[-1][2]
     assert 0 < int(answers[-1][2]["X-RateLimit-Reset"]) <= 60
+
+
+async def test_a_trailing_slash_is_the_same_url(server: FakeGlifServer) -> None:
+    assert (await _get(server, "/api/glifs/?limit=3"))[:2] == (await _get(server, "/api/glifs?limit=3"))[:2]
+    glif = server.data.public_glifs[0]
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        for url in (server.simple_api_url + "/", f"{server.simple_api_url}/{glif['id']}/"):
+            async with s.post(url, json={"id": glif["id"], "inputs": {}}) as r:
+                assert r.status == 200
+                assert "error" not in await r.json()
+
+
+async def test_the_simple_api_answers_cors_preflights_and_sends_cors_headers(server: FakeGlifServer) -> None:
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+    async with aiohttp.ClientSession() as s:
+        async with s.options(server.simple_api_url, headers=preflight) as r:
+            assert r.status == 204
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert "POST" in r.headers["Access-Control-Allow-Methods"]
+            assert "authorization" in r.headers["Access-Control-Allow-Headers"].lower()
+        async with s.post(server.simple_api_url, json={}) as r:  # no token: an error, readable
+            assert r.status == 401
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+    _, _, headers = await _get(server, "/api/glifs")
+    assert "Access-Control-Allow-Origin" not in headers  # the other endpoints allow no CORS
+
+
+async def test_named_inputs_as_top_level_keys_are_run(server: FakeGlifServer) -> None:
+    nodes = [
+        {"name": "query", "type": "TextInputBlock", "params": {"label": "query", "value": "default"}},
+        {"name": "gpt1", "type": "GPTBlock", "params": {"prompt": "{query}"}},
+    ]
+    glif = server.data.add_glif(graph=nodes)
+    glif["outputType"] = "TEXT"
+    headers = {"Authorization": f"Bearer {server.token}"}
+    body_in = {"id": glif["id"], "query": "what is new"}
+    async with aiohttp.ClientSession(headers=headers) as s, s.post(server.simple_api_url, json=body_in) as r:
+        body = await r.json()
+    assert body["inputs"] == {"query": "what is new"}
+    assert body["output"] == "what is new"
+
+
+async def test_users_by_path_and_users_without_null_fields(server: FakeGlifServer) -> None:
+    user = next(iter(server.data.users.values()))
+    by_path = await _get(server, f"/api/users/{user['id']}")
+    assert by_path[:2] == (await _get(server, f"/api/user?id={user['id']}"))[:2] == (200, user)
+    assert (await _get(server, "/api/users/nobody"))[0] == 404
+    records = [*server.data.users.values()]
+    assert all(None not in (u.get("website", ""), u.get("location", "")) for u in records)
+    assert any("website" not in u for u in records)
+    assert any("website" in u for u in records)
+    assert all(r["deletionReason"] is None for r in server.data.runs)
+
+
+async def test_bots_list_sort_search_creator_and_lookup(server: FakeGlifServer) -> None:
+    bots = server.data.bots
+    assert bots
+    _, new, _ = await _get(server, "/api/bots?sort=new")
+    assert [b["id"] for b in new] == [b["id"] for b in bots]  # type: ignore[union-attr]
+    _, popular, _ = await _get(server, "/api/bots?sort=popular")
+    counts = [b["messageCount"] or 0 for b in popular]  # type: ignore[union-attr]
+    assert counts == sorted(counts, reverse=True)
+    assert (await _get(server, "/api/bots"))[1] == popular  # the fake's default sort
+    _, featured, _ = await _get(server, "/api/bots?sort=featured")
+    assert 0 < len(featured) < len(bots)  # type: ignore[arg-type]
+    assert all(not k.startswith("_") for b in new for k in b)  # type: ignore[union-attr]
+    creator = bots[0]["user"]["username"]
+    _, mine, _ = await _get(server, f"/api/bots?creator={creator}")
+    assert mine and all(b["user"]["username"] == creator for b in mine)  # type: ignore[union-attr, index]
+    word = bots[0]["name"].split()[1]
+    _, found, _ = await _get(server, f"/api/bots?searchQuery={word.upper()}")
+    assert bots[0]["id"] in [b["id"] for b in found]  # type: ignore[union-attr]
+    status, one, _ = await _get(server, f"/api/bots?id={bots[0]['id']}")
+    assert status == 200 and one["id"] == bots[0]["id"]  # type: ignore[index]
+    assert (await _get(server, "/api/bots?id=nope"))[0] == 404
+    assert (await _get(server, "/api/bots?sort=oldest"))[0] == 400
+
+
+async def test_bots_use_public_glifs_and_leave_the_rest_of_the_seed_alone() -> None:
+    with_bots = FakeData.generate(seed=4, glifs=40, runs=80, bots=20)
+    without = FakeData.generate(seed=4, glifs=40, runs=80, bots=0)
+    assert without.bots == []
+    assert [r["id"] for r in with_bots.runs] == [r["id"] for r in without.runs]
+    used = {s["spell"]["id"] for b in with_bots.bots for s in b["spellsForBot"]}
+    assert used and used <= {g["id"] for g in with_bots.public_glifs}

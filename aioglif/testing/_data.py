@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from ._bots import make_bots
+
 __all__ = ["FakeData", "iso"]
 
 Record = dict[str, Any]
@@ -96,6 +98,7 @@ class FakeData:
     glifs: list[Record] = field(default_factory=list)  # newest first, published and drafts
     runs: list[Record] = field(default_factory=list)  # newest first
     spheres: list[Record] = field(default_factory=list)
+    bots: list[Record] = field(default_factory=list)  # agents, newest first (see _bots.py)
     credits: dict[str, Decimal] = field(default_factory=dict)  # user id -> remaining
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
@@ -140,6 +143,7 @@ class FakeData:
         for r in self.public_runs:
             self.runs_by_glif[r["spellId"]].append(r)
             self.runs_by_user[r["userId"]].append(r)
+        self.bot_by_id = {b["id"]: b for b in self.bots}
         self.sphere_by = {("id", s["id"]): s for s in self.spheres}
         self.sphere_by.update({("slug", s["slug"]): s for s in self.spheres})
 
@@ -156,13 +160,14 @@ class FakeData:
         spheres: int = 4,
         drafts: float = 0.05,
         runs_per_glif: tuple[int, int] | None = None,
+        bots: int = 12,
     ) -> FakeData:
         """A realistic dataset: graphs of 2–12 blocks, run counts skewed (many glifs have none).
 
         ``runs_per_glif=(low, high)`` gives each published glif a uniform number of runs in that
         range instead, and ``runs`` is then ignored.
         """
-        if min(users, glifs, runs, spheres) < 0 or (glifs and not users):
+        if min(users, glifs, runs, spheres, bots) < 0 or (glifs and not users):
             raise ValueError("counts must not be negative, and glifs need at least one user")
         rng = random.Random(seed)
         data = cls(rng=rng)
@@ -195,6 +200,7 @@ class FakeData:
                     "glifIds": [g["id"] for g in members],
                 }
             )
+        data.bots = make_bots(data, bots, seed)
         data.reindex()
         return data
 
@@ -220,15 +226,22 @@ class FakeData:
     def _make_user(self) -> Record:
         rng = self.rng
         name = f"{rng.choice(_WORDS)}{rng.choice(_WORDS)}{rng.randint(1, 999)}"
-        return {
+        user = {
             "id": self.new_id(),
             "name": name,
             "username": name.lower(),
             "image": None if rng.random() < 0.2 else f"https://img.example/u/{name}.png",
             "bio": self._words(3, 12),
-            "website": None,
-            "location": None,
         }
+        # A field a user has not filled in is left out, not null: the official client's schema
+        # has website and location as optional strings. Chosen from the name, not the shared
+        # random stream, so that the rest of a seed's data stays what it was.
+        extra = random.Random(name)
+        if extra.random() < 0.4:
+            user["website"] = f"https://{user['username']}.example"
+        if extra.random() < 0.3:
+            user["location"] = extra.choice(("Berlin", "Lagos", "Osaka", "Lima", "Toronto"))
+        return user
 
     def make_graph(self) -> list[Record]:
         """2–12 blocks: inputs first, then generators referencing earlier blocks by ``{name}``."""
@@ -360,6 +373,8 @@ class FakeData:
             "inputs": inputs,
             "outputImageWidth": 1024 if glif.get("outputType") == "IMAGE" else None,
             "outputImageHeight": 1024 if glif.get("outputType") == "IMAGE" else None,
+            # Real runs carried the key, null unless deleted (the official client's run schema).
+            "deletionReason": None,
             "totalSellingPriceCredits": str(price),
             "likeCount": rng.randint(0, 20),
             "commentCount": rng.randint(0, 5),

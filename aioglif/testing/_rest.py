@@ -13,6 +13,7 @@ from aiohttp import web
 from ..graph import validate as validate_graph
 from ..models import Graph
 from ._behaviour import Behaviour, arrange
+from ._bots import BOT_SORTS, public_bot, select_bots
 from ._data import FakeData, Record
 
 # Newer aiohttp warns about plain string keys in request storage.
@@ -32,7 +33,7 @@ class RestHandlers:
         """The page asked for, under the behaviour's rules for this listing (by default: 1-based
         ``page`` of ``limit`` items, 20 by default, silently capped at 100, newest first)."""
         q = request.query
-        rules = self.behaviour.rules(request.path, q)
+        rules = self.behaviour.rules(request.path.rstrip("/"), q)  # a trailing slash is the same URL
         try:
             page = int(q.get("page", str(rules.first_page)))
             limit = int(q.get("limit", "20"))
@@ -64,6 +65,8 @@ class RestHandlers:
         else:
             shown["completedSpellRunCount"] = self._counts_at_start.get(glif["id"], 0)
         return msgspec.json.encode(shown)
+
+    bots_default_sort: Literal["popular", "featured", "new"]
 
     async def _glifs(self, request: web.Request) -> web.Response:
         q, d, user = request.query, self.data, request[USER]
@@ -136,7 +139,10 @@ class RestHandlers:
         return _array([d.run_json(r) for r in self._page(request, items)])
 
     async def _user(self, request: web.Request) -> web.Response:
-        q, d = request.query, self.data
+        d = self.data
+        q: Mapping[str, str] = request.query
+        if "id" in request.match_info:
+            q = {"id": request.match_info["id"]}
         found = d.users.get(q["id"]) if "id" in q else d.user_by_name.get(q.get("username", ""))
         if not ("id" in q or "username" in q):
             return error(400, "id or username is required")
@@ -155,6 +161,17 @@ class RestHandlers:
                 "credits": {"remaining": float(remaining), "limit": 2000, "label": "daily"},
             }
         )
+
+    async def _bots(self, request: web.Request) -> web.Response:
+        q, d = request.query, self.data
+        if "id" in q:
+            bot = d.bot_by_id.get(q["id"])
+            return web.json_response(public_bot(bot)) if bot else error(404, "Bot not found")
+        sort = q.get("sort", self.bots_default_sort)
+        if sort not in BOT_SORTS:
+            return error(400, f"sort must be one of {', '.join(BOT_SORTS)}")
+        found = select_bots(d.bots, sort=sort, query=q.get("searchQuery"), creator=q.get("creator"))
+        return web.json_response([public_bot(b) for b in found])
 
     async def _spheres(self, request: web.Request) -> web.Response:
         q, d = request.query, self.data

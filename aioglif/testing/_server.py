@@ -28,7 +28,7 @@ from ._faults import Fault, Faults, RecordedRequest
 from ._gate import Gate
 from ._limits import Limiter, Verdict, make_limiter, rate_limit_headers, retry_after_header
 from ._rest import USER, RestHandlers, error
-from ._simple import SimpleHandler
+from ._simple import CORS, SimpleHandler, preflight
 
 __all__ = ["Fault", "FakeGlifServer", "Faults", "RecordedRequest"]
 
@@ -50,6 +50,8 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
     failing_glifs: set[str] = field(default_factory=set)  # Simple API runs of these fail
     # How listings behave: order, page size served, page numbering, churn, run counts.
     behaviour: Behaviour = field(default_factory=Behaviour)
+    # /api/bots without ``sort``: the official client's descriptions say popular and featured.
+    bots_default_sort: Literal["popular", "featured", "new"] = "popular"
 
     def __post_init__(self) -> None:
         if self.tokens is None:
@@ -70,15 +72,25 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self._churn_rng = random.Random(self.behaviour.seed)
         self._runner: web.AppRunner | None = None
         self.app = web.Application(middlewares=[self._middleware])
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/api/glifs", self._glifs),
+            ("POST", "/api/glifs", self._create_glif),
+            ("GET", "/api/runs", self._runs),
+            ("GET", "/api/user", self._user),
+            ("GET", "/api/users/{id}", self._user),  # the official MCP client's form
+            ("GET", "/api/me", self._me),
+            ("GET", "/api/spheres", self._spheres),
+            ("GET", "/api/bots", self._bots),
+            ("POST", "/simple", self._run),
+            ("POST", "/simple/{id}", self._run),
+            ("OPTIONS", "/simple", preflight),
+            ("OPTIONS", "/simple/{id}", preflight),
+        ]
+        for method, path, handler in routes:
+            # A trailing slash is the same URL (public code posts to the Simple API with one).
+            self.app.router.add_route(method, path, handler)
+            self.app.router.add_route(method, path + "/", handler)
         r = self.app.router
-        r.add_get("/api/glifs", self._glifs)
-        r.add_post("/api/glifs", self._create_glif)
-        r.add_get("/api/runs", self._runs)
-        r.add_get("/api/user", self._user)
-        r.add_get("/api/me", self._me)
-        r.add_get("/api/spheres", self._spheres)
-        r.add_post("/simple", self._run)
-        r.add_post("/simple/{id}", self._run)
         # Control routes for harnesses in another process (benchmarks); never part of the API.
         r.add_get("/_fake/stats", self._control_stats)
         r.add_post("/_fake/reset", self._control_reset)
@@ -260,9 +272,12 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            return await self._limited(request, handler)
+            response = await self._limited(request, handler)
         finally:
             self.in_flight -= 1
+        if request.path.startswith("/simple") and not response.prepared:
+            response.headers.update(CORS)  # errors too: a browser must be able to read them
+        return response
 
     async def _limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         auth = request.headers.get("Authorization")
@@ -317,6 +332,10 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
                 rec.status = fault.status
                 assert fault.location is not None
                 return web.Response(status=fault.status, headers={"Location": fault.location})
+        if request.method == "OPTIONS":  # a CORS preflight carries no token
+            response = await handler(request)
+            rec.status = response.status
+            return response
         if auth is not None and (token is None or token not in (self.tokens or {})):
             rec.status = 401
             return error(401, "Invalid API token")

@@ -40,9 +40,8 @@ class SimpleHandler:
         glif = self.data.glif_by_id.get(request.match_info.get("id") or body.get("id") or "")
         if glif is None:
             return web.json_response({"error": "Glif not found"})
-        inputs, problem = _normalise_inputs(
-            glif, body.get("inputs", body.get("input")), request.query.get("strict") == "1"
-        )
+        strict = request.query.get("strict") == "1"
+        inputs, problem = _normalise_inputs(glif, _given_inputs(glif, body), strict)
         if problem:
             return web.json_response({"error": problem})
         f = self.faults
@@ -90,6 +89,32 @@ class SimpleHandler:
                 "nodes": nodes,
             }
         )
+
+
+CORS = {"Access-Control-Allow-Origin": "*"}
+_CORS_PREFLIGHT = {
+    **CORS,
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """The Simple API allows cross-origin calls (the other endpoints do not)."""
+    return web.Response(status=204, headers=_CORS_PREFLIGHT)
+
+
+def _given_inputs(glif: Record, body: Record) -> Any:
+    """The inputs of a run request, in any form seen: ``inputs``, the 2023 ``input``, or named
+    inputs as top-level keys (the seed's own example posts ``{"id": ..., "query": ...}``)."""
+    if "inputs" in body:
+        return body["inputs"]
+    if "input" in body:
+        return body["input"]
+    names = {n["name"] for n in glif["data"]["nodes"] if n["type"] in _INPUT_TYPES}
+    top = {k: v for k, v in body.items() if k in names}
+    return top or None
 
 
 def _normalise_inputs(glif: Record, given: Any, strict: bool) -> tuple[dict[str, str], str | None]:
