@@ -123,8 +123,8 @@ def g(*nodes: tuple[str, str, dict[str, Any]]) -> Graph:
 TEXT = ("q", "TextInputBlock", {"label": "Q"})
 
 
-def codes(graph: Graph) -> list[tuple[str, str | None, str | None]]:
-    return [(p.code, p.block, p.param) for p in validate(graph)]
+def codes(graph: Graph, *, grade: str | None = None) -> list[tuple[str, str | None, str | None]]:
+    return [(p.code, p.block, p.param) for p in validate(graph) if grade in (None, p.severity)]
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_each_rule_fails_and_passes(
     bad: Graph, good: Graph, problem: tuple[str, str | None, str | None]
 ) -> None:
     assert problem in codes(bad)
-    assert codes(good) == []
+    assert codes(good, grade="error") == []
 
 
 def test_cycles_are_reported_once_with_their_path() -> None:
@@ -227,7 +227,7 @@ def test_cycles_are_reported_once_with_their_path() -> None:
 
 def test_references_inside_nested_params_are_found() -> None:
     graph = g(("x", "HTMLBlock", {"parts": [{"text": "{ghost}"}]}))
-    assert codes(graph) == [("unknown-reference", "x", "parts")]
+    assert codes(graph, grade="error") == [("unknown-reference", "x", "parts")]
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -235,6 +235,7 @@ def test_every_problem_is_reported_at_once() -> None:
     found = {p[0] for p in codes(graph)}
     assert found == {"invalid-name", "missing-param", "invalid-param"}
     assert len(validate(graph)) == 4
+    assert {p[0] for p in codes(graph, grade="warning")} == {"invalid-param"}  # an optional one
 
 
 # --- blocks and the builder ----------------------------------------------------------------
@@ -263,7 +264,8 @@ def test_builder_reads_naturally_and_refuses_a_bad_graph() -> None:
     bad.llm("x", prompt="{missing}", max_tokens=0)
     with pytest.raises(GraphError) as info:
         bad.build()
-    assert {p.code for p in info.value.problems} == {"unknown-reference", "invalid-param"}
+    assert {p.code for p in info.value.problems} == {"unknown-reference"}
+    assert {p.code for p in info.value.warnings} == {"invalid-param"}  # maxTokens 0: not known to break
     assert isinstance(info.value, ValueError)
     assert bad.build(validate=False).nodes[0].name == "x"
     unknown = GraphBuilder()

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from ..graph import validate
+from ..graph import errors, validate
 from ..models import Graph
 from ._client import client_from_flags
 from ._exit import EXIT_OK
@@ -50,13 +50,13 @@ def validate_command(args: argparse.Namespace) -> int:
     graph, _ = load_graph_file(args.file)
     problems = validate(graph)
     for p in problems:
-        print(p)
-    print(
-        f"{args.file}: {len(graph.nodes)} blocks, "
-        + (f"{len(problems)} problem(s)" if problems else "valid"),
-        file=sys.stderr,
-    )
-    return 1 if problems else 0
+        print(f"{p.severity}: {p}")
+    bad = len(errors(problems))
+    summary = f"{bad} error(s)" if bad else "valid"
+    if len(problems) > bad:
+        summary += f", {len(problems) - bad} warning(s)"
+    print(f"{args.file}: {len(graph.nodes)} blocks, {summary}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 async def _create(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from ._blocks import (
     graph_from_blocks,
     is_input,
 )
-from ._validate import GraphError, Problem, references, validate
+from ._validate import GraphError, Problem, Severity, errors, references, validate, warnings
 
 __all__ = [
     "Block",
@@ -45,18 +45,21 @@ __all__ = [
     "InputSpec",
     "MultipickBlock",
     "Problem",
+    "Severity",
     "TextInputBlock",
     "UnknownBlock",
     "block_from_node",
     "blocks",
     "check",
     "dependencies",
+    "errors",
     "graph_from_blocks",
     "inputs",
     "nested_glifs",
     "output_block",
     "references",
     "validate",
+    "warnings",
 ]
 
 
@@ -111,10 +114,13 @@ def nested_glifs(graph: Graph) -> list[str]:
 
 
 def check(graph: Graph) -> Graph:
-    """The graph itself if it is valid; otherwise :class:`GraphError` with every problem."""
+    """The graph itself if it has no errors; otherwise :class:`GraphError` listing them.
+
+    Warnings (what the API tolerates) never stop it: read them with :func:`validate`.
+    """
     problems = validate(graph)
-    if problems:
-        raise GraphError(problems)
+    if errors(problems):
+        raise GraphError(errors(problems), warnings(problems))
     return graph
 
 

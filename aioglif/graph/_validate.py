@@ -1,4 +1,11 @@
-"""Checking a graph before the server does: pure, every problem at once, each with its place."""
+"""Checking a graph before the server does: pure, every problem at once, each with its place.
+
+Two grades. An *error* is what would break a run: a reference to a missing or later block, a
+cycle, a duplicate or malformed name, a missing type, a required param absent or unusable. A
+*warning* is what the API tolerates as far as the evidence goes: a null optional param (real
+graphs carry ``label: null``), an optional param of an unexpected type, an unknown param, a
+block type aioglif does not know. Only errors stop :func:`check` and ``create_glif``.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,13 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..models import Graph
 
-__all__ = ["GraphError", "Problem", "references", "validate"]
+__all__ = ["GraphError", "Problem", "Severity", "errors", "references", "validate", "warnings"]
+
+Severity = Literal["error", "warning"]
 
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 REFERENCE = re.compile(r"\{([A-Za-z0-9_]+)\}")
@@ -24,6 +33,11 @@ class Problem:
     message: str
     block: str | None = None
     param: str | None = None
+    severity: Severity = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
         where = []
@@ -34,13 +48,22 @@ class Problem:
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
-class GraphError(ValueError):
-    """A graph with problems; ``problems`` lists them all."""
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.is_error]
 
-    def __init__(self, problems: list[Problem]) -> None:
+
+def warnings(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.is_error]
+
+
+class GraphError(ValueError):
+    """A graph that would break: ``problems`` lists its errors, ``warnings`` the rest."""
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
         self.problems = problems
+        self.warnings = warnings or []
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"the graph has {len(problems)} problem(s):\n{lines}")
+        super().__init__(f"the graph has {len(problems)} error(s):\n{lines}")
 
 
 Check = Callable[[Any], str | None]
@@ -83,6 +106,8 @@ def _seed(value: Any) -> str | None:
     return None if ok else "must be an integer or null"
 
 
+# Types named by the evidence whose params are not known: no param is checked, none is unknown.
+OPAQUE = frozenset({"CanvasBlock"})
 # type -> param -> (required, check). Only what the evidence shows; anything else is kept as is.
 SPECS: dict[str, dict[str, tuple[bool, Check]]] = {
     "TextInputBlock": {"label": (False, _string), "value": (False, _string)},
@@ -132,7 +157,10 @@ def references(graph: Graph) -> dict[str, list[tuple[str, str]]]:
 
 
 def validate(graph: Graph) -> list[Problem]:
-    """Every problem of the graph, in the order of its blocks. An empty list: valid."""
+    """Every problem of the graph, errors and warnings, in the order of its blocks.
+
+    No errors (:func:`errors` is empty): the graph can be created and run.
+    """
     problems: list[Problem] = []
     position: dict[str, int] = {}
     for i, node in enumerate(graph.nodes):
@@ -152,14 +180,36 @@ def validate(graph: Graph) -> list[Problem]:
             position[node.name] = i
         if not isinstance(node.type, str) or not node.type.strip():
             problems.append(Problem("missing-type", "the block has no type", block=node.name))
-        for param, (required, check) in SPECS.get(node.type, {}).items():
-            if param not in node.params:
+        elif node.type not in SPECS and node.type not in OPAQUE:
+            problems.append(
+                Problem("unknown-type", f"aioglif does not know {node.type}", node.name, severity="warning")
+            )
+        specs = SPECS.get(node.type, {})
+        for param, (required, check) in specs.items():
+            value = node.params.get(param)
+            if param not in node.params or (value is None and required):
                 if required:
                     problems.append(Problem("missing-param", f"{node.type} needs it", node.name, param))
                 continue
-            error = check(node.params[param])
+            if value is None:
+                if check(None) is not None:
+                    problems.append(
+                        Problem("null-param", "null (the API tolerates it)", node.name, param, "warning")
+                    )
+                continue
+            error = check(value)
             if error is not None:
-                problems.append(Problem("invalid-param", error, node.name, param))
+                problems.append(
+                    Problem("invalid-param", error, node.name, param, "error" if required else "warning")
+                )
+        if specs:
+            for param in node.params:
+                if param not in specs:
+                    problems.append(
+                        Problem(
+                            "unknown-param", f"not a known {node.type} param", node.name, param, "warning"
+                        )
+                    )
     refs = references(graph)
     for i, node in enumerate(graph.nodes):
         for target, param in refs.get(node.name, []):

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
 from aiohttp import web
 
-from ..graph import validate as validate_graph
-from ..models import Graph
 from ._behaviour import Behaviour, arrange
 from ._bots import BOT_SORTS, public_bot, select_bots
 from ._data import FakeData, Record
+from ._evidence import create_problems
 
 # Newer aiohttp warns about plain string keys in request storage.
 USER: Any = web.RequestKey("user", object) if hasattr(web, "RequestKey") else "user"
@@ -99,7 +97,7 @@ class RestHandlers:
             body = msgspec.json.decode(await request.read())
         except msgspec.DecodeError:
             return error(400, "Body is not valid JSON")
-        problems = _create_problems(body)
+        problems = create_problems(body)
         if problems:
             return error(400, "Invalid glif: " + "; ".join(problems), problems=problems)
         glif = self.data.add_glif(
@@ -200,32 +198,3 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None, *
 
 def _array(items: list[bytes]) -> web.Response:
     return web.Response(body=b"[" + b",".join(items) + b"]", content_type="application/json")
-
-
-def _create_problems(body: Any) -> list[str]:
-    if not isinstance(body, dict):
-        return ["body must be a JSON object"]
-    problems = []
-    if not isinstance(body.get("name"), str) or not body["name"].strip():
-        problems.append("name: must be a non-empty string")
-    if not isinstance(body.get("description", ""), (str, type(None))):
-        problems.append("description: must be a string")
-    graph = body.get("graph")
-    nodes = graph.get("nodes") if isinstance(graph, dict) else None
-    if not isinstance(nodes, list):
-        problems.append("graph: must be an object with a 'nodes' array")
-        return problems
-    try:
-        parsed = msgspec.convert(graph, Graph)
-    except msgspec.ValidationError as exc:
-        problems.append(f"graph: {exc}")
-    else:
-        # The same rules as the client's, so a graph the client lets through is accepted.
-        problems += [str(p) for p in validate_graph(parsed)]
-    published = body.get("publishedAt")
-    if published is not None:
-        try:
-            datetime.fromisoformat(str(published).replace("Z", "+00:00"))
-        except ValueError:
-            problems.append("publishedAt: must be an ISO 8601 date")
-    return problems

@@ -48,6 +48,9 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
     host: str = "127.0.0.1"
     port: int = 0
     failing_glifs: set[str] = field(default_factory=set)  # Simple API runs of these fail
+    # Refuse run inputs the glif does not have (unknown names, surplus positional values)
+    # instead of ignoring them, as the evidence suggests the real API does.
+    strict_inputs: bool = False
     # How listings behave: order, page size served, page numbering, churn, run counts.
     behaviour: Behaviour = field(default_factory=Behaviour)
     # /api/bots without ``sort``: the official client's descriptions say popular and featured.

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from ._data import FakeData, Record
+from ._data import FakeData
+from ._evidence import run_inputs
 from ._faults import Faults
 from ._rest import USER, error
-
-_INPUT_TYPES = ("TextInputBlock", "MultipickBlock", "ImageInputBlock")
 
 
 class SimpleHandler:
@@ -23,6 +21,7 @@ class SimpleHandler:
     data: FakeData
     faults: Faults
     failing_glifs: set[str]
+    strict_inputs: bool
     runs_started: int
     _rng: random.Random
     _runs_in_flight: dict[str, int]
@@ -40,8 +39,12 @@ class SimpleHandler:
         glif = self.data.glif_by_id.get(request.match_info.get("id") or body.get("id") or "")
         if glif is None:
             return web.json_response({"error": "Glif not found"})
-        strict = request.query.get("strict") == "1"
-        inputs, problem = _normalise_inputs(glif, _given_inputs(glif, body), strict)
+        inputs, problem = run_inputs(
+            glif["data"]["nodes"],
+            body,
+            strict=request.query.get("strict") == "1",
+            strict_inputs=self.strict_inputs,
+        )
         if problem:
             return web.json_response({"error": problem})
         f = self.faults
@@ -103,39 +106,3 @@ _CORS_PREFLIGHT = {
 async def preflight(request: web.Request) -> web.Response:
     """The Simple API allows cross-origin calls (the other endpoints do not)."""
     return web.Response(status=204, headers=_CORS_PREFLIGHT)
-
-
-def _given_inputs(glif: Record, body: Record) -> Any:
-    """The inputs of a run request, in any form seen: ``inputs``, the 2023 ``input``, or named
-    inputs as top-level keys (the seed's own example posts ``{"id": ..., "query": ...}``)."""
-    if "inputs" in body:
-        return body["inputs"]
-    if "input" in body:
-        return body["input"]
-    names = {n["name"] for n in glif["data"]["nodes"] if n["type"] in _INPUT_TYPES}
-    top = {k: v for k, v in body.items() if k in names}
-    return top or None
-
-
-def _normalise_inputs(glif: Record, given: Any, strict: bool) -> tuple[dict[str, str], str | None]:
-    """Positional inputs re-keyed to block names; missing ones defaulted unless strict."""
-    blocks = [n for n in glif["data"]["nodes"] if n["type"] in _INPUT_TYPES]
-    names = [n["name"] for n in blocks]
-    if given is None:
-        given = {}
-    if isinstance(given, str):
-        given = [given]
-    if isinstance(given, list):
-        if len(given) > len(names):
-            return {}, f"Too many inputs: the glif takes {len(names)}"
-        given = dict(zip(names, given, strict=False))  # fewer values than blocks is allowed
-    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
-        return {}, "inputs must be a list of strings or an object of strings"
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        return {}, f"Unknown input names: {', '.join(unknown)} (inputs are: {', '.join(names)})"
-    missing = [n for n in names if n not in given]
-    if strict and missing:
-        return {}, f"Missing inputs in strict mode: {', '.join(missing)}"
-    defaults = {n["name"]: str(n["params"].get("value", "")) for n in blocks}
-    return {n: given.get(n, defaults[n]) for n in names}, None
