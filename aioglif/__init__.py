@@ -21,6 +21,9 @@ from ._retry import RetryPolicy
 from ._sender import Stats
 from .client import GlifClient
 from .models import (
+    Bot,
+    BotGlif,
+    BotSkill,
     Counts,
     Credits,
     Glif,
@@ -43,6 +46,9 @@ __all__ = [
     "APIStatusError",
     "AsyncPaginator",
     "AuthenticationError",
+    "Bot",
+    "BotGlif",
+    "BotSkill",
     "ClientClosedError",
     "ConnectError",
     "Counts",

@@ -253,3 +253,18 @@ def run_body(
             raise ValueError(f"visibility must be 'PUBLIC' or 'PRIVATE', got {visibility!r}")
         body["visibility"] = visibility.upper()
     return body
+
+
+BOT_SORTS: Final = ("new", "popular", "featured")
+
+
+def bots_query(sort: str | None, query: str | None, creator: str | None) -> dict[str, str]:
+    """The query of ``/api/bots`` as the official client sends it: ``sort``, ``searchQuery``
+    and ``creator`` (a username). It sends no ``page`` or ``limit``: the listing is one answer."""
+    if sort is not None and sort not in BOT_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(BOT_SORTS)}, got {sort!r}")
+    if query is not None and (not isinstance(query, str) or not query.strip()):
+        raise ValueError(f"query must be a non-empty string, got {query!r}")
+    if creator is not None:
+        check_id(creator, "creator")
+    return {k: v for k, v in (("sort", sort), ("searchQuery", query), ("creator", creator)) if v is not None}

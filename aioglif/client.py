@@ -19,6 +19,7 @@ from . import models as m
 from ._config import Settings, Timeouts
 from ._protocol import (
     at_most_one,
+    bots_query,
     check_id,
     empty_answer,
     exactly_one,
@@ -74,6 +75,7 @@ def _lookup(tp: type[_T]) -> Callable[[bytes], _Found[_T]]:
 _GLIF_LOOKUP: Final = _lookup(m.Glif)
 _RUN_LOOKUP: Final = _lookup(m.Run)
 _USER_LOOKUP: Final = _lookup(m.User)
+_BOT_LOOKUP: Final = _lookup(m.Bot)
 
 
 def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
@@ -430,6 +432,27 @@ class GlifClient:
     async def me(self) -> m.Me:
         """The token's own user and credits. Needs a token."""
         return await self._get("/me", {}, m.ME.decode)  # type: ignore[no-any-return]
+
+    # --- agents (bots) ----------------------------------------------------------------------
+
+    async def bots(
+        self, *, sort: str | None = None, query: str | None = None, creator: str | None = None
+    ) -> list[m.Bot]:
+        """Agents ("bots"): ``sort`` is ``new``, ``popular`` or ``featured`` (the server's default
+        when None), ``query`` searches, ``creator`` is a username.
+
+        A list, not a paginator: the endpoint is undocumented, and the official client asks for
+        it without ``page`` or ``limit`` and reads one array; nothing shows it pages.
+        """
+        params = bots_query(sort, query, creator)
+        return await self._get("/bots", params, m.BOT.many.decode)  # type: ignore[no-any-return]
+
+    async def get_bot(self, id: str) -> m.Bot:
+        """One agent with its skills. Raises :class:`NotFoundError` for an unknown id."""
+        params = {"id": check_id(id, "bot id")}
+        found, said = await self._get("/bots", params, _BOT_LOOKUP)
+        url = self._url("/bots", params)
+        return first_or_not_found(found, "bot", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
 
     # --- spheres ---------------------------------------------------------------------------
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
 __all__ = [
     "NSFW_PLACEHOLDER_URLS",
+    "Bot",
+    "BotGlif",
+    "BotSkill",
     "Counts",
     "Credits",
     "Glif",
@@ -275,6 +278,69 @@ class RunResult(_Model, frozen=True):
         return is_nsfw_placeholder(self.output) or is_nsfw_placeholder(full)
 
 
+class BotGlif(_Model, frozen=True):
+    """The glif behind a bot's skill: the official client shows only its ``id`` and ``name``."""
+
+    id: str
+    name: str | None = None
+
+
+class BotSkill(_Model, frozen=True):
+    """One skill of a bot (an element of ``spellsForBot``): a glif, optionally renamed and
+    described for the bot."""
+
+    spell: BotGlif | None = None
+    spell_id: str | None = None
+    custom_name: str | None = None
+    custom_description: str | None = None
+    usage_instructions: str | None = None
+    native_tool_name: str | None = None
+
+    @property
+    def glif_id(self) -> str | None:
+        return self.spell.id if self.spell is not None else self.spell_id
+
+    @property
+    def display_name(self) -> str | None:
+        return self.custom_name or (self.spell.name if self.spell is not None else None)
+
+
+class Bot(_Model, frozen=True):
+    """An agent ("bot") of ``/api/bots``, an endpoint Glif never documented: these are the keys
+    the official MCP client's schema names, nothing more.
+
+    The dates stay strings: that schema accepts any string there, not only ISO 8601.
+    """
+
+    id: str
+    name: str | None = None
+    username: str | None = None
+    bio: str | None = None
+    user_id: str | None = None
+    image: str | None = None
+    memory: str | None = None
+    personality: str | None = None
+    deployed_at: str | None = None
+    chat_response_glif_id: str | None = None
+    message_count: int | float | None = None
+    conversation_starters: list[Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    theme_css: str | None = None
+    user: User | None = None
+    spells_for_bot: list[BotSkill] | None = None
+
+    @property
+    def skills(self) -> list[BotSkill]:
+        """The glifs the bot uses, as skills (``spellsForBot``)."""
+        return self.spells_for_bot or []
+
+    @property
+    def glif_ids(self) -> list[str]:
+        """The ids of the glifs the bot uses, in its order, without repeats."""
+        return list(dict.fromkeys(s.glif_id for s in self.skills if s.glif_id))
+
+
 T = TypeVar("T")
 
 
@@ -290,6 +356,7 @@ GLIF: Final = _Decoders(Glif)
 RUN: Final = _Decoders(Run)
 USER: Final = _Decoders(User)
 SPHERE: Final = _Decoders(Sphere)
+BOT: Final = _Decoders(Bot)
 ME: Final = msgspec.json.Decoder(Me)
 RUN_RESULT: Final = msgspec.json.Decoder(RunResult)
 ANY: Final = msgspec.json.Decoder()

@@ -18,8 +18,8 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: Any) -> None:
-    get = sub.add_parser("get", help="get one glif, run, user or sphere")
-    get.add_argument("kind", choices=("glif", "run", "user", "sphere"))
+    get = sub.add_parser("get", help="get one glif, run, user, sphere or agent (bot)")
+    get.add_argument("kind", choices=("glif", "run", "user", "sphere", "bot"))
     get.add_argument("key", help="the id (a username for users, a slug for spheres)")
     get.add_argument("--by-id", action="store_true", help="users and spheres: KEY is an id")
     get.add_argument("--inputs", action="store_true", help="glifs: print only the glif's inputs")
@@ -37,6 +37,8 @@ async def _get(args: argparse.Namespace) -> int:
             if args.inputs:
                 print_inputs(graph_inputs(record.data or Graph()))
                 return EXIT_OK
+        elif args.kind == "bot":
+            record = await client.get_bot(args.key)
         elif args.kind == "run":
             record = await client.get_run(args.key)
         elif args.kind == "user":
@@ -47,7 +49,7 @@ async def _get(args: argparse.Namespace) -> int:
             record = await (
                 client.get_sphere(id=args.key) if args.by_id else client.get_sphere(slug=args.key)
             )
-        if args.json or args.kind == "glif":
+        if args.json or args.kind in ("glif", "bot"):  # their skills or graph do not fit a row
             print_indented(record)
         else:
             print_records([record], args, COLUMNS[type(record)])

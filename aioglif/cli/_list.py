@@ -1,4 +1,4 @@
-"""``aioglif list KIND``: glifs, runs, spheres or a sphere's glifs."""
+"""``aioglif list KIND``: glifs, runs, spheres, a sphere's glifs or agents (bots)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from .. import models as m
+from .._protocol import BOT_SORTS
 from ..pagination import AsyncPaginator
 from ._client import client_from_flags
 from ._exit import EXIT_OK
@@ -15,17 +16,18 @@ from ._output import COLUMNS, print_records
 
 __all__ = ["add_parsers"]
 
-_ITEM = {"glifs": m.Glif, "runs": m.Run, "spheres": m.Sphere, "sphere-glifs": m.Glif}
+_ITEM = {"glifs": m.Glif, "runs": m.Run, "spheres": m.Sphere, "sphere-glifs": m.Glif, "bots": m.Bot}
 
 
 def add_parsers(sub: Any) -> None:
-    ls = sub.add_parser("list", help="list glifs, runs, spheres or a sphere's glifs")
+    ls = sub.add_parser("list", help="list glifs, runs, spheres, a sphere's glifs or agents (bots)")
     ls.add_argument("kind", choices=tuple(_ITEM))
     ls.add_argument("--featured", action="store_true")
-    ls.add_argument("--user", help="a username")
+    ls.add_argument("--user", help="a username (bots: the creator's)")
     ls.add_argument("--glif", help="runs of this glif id")
     ls.add_argument("--sphere", help="sphere-glifs: the sphere's slug")
-    ls.add_argument("--query", help="glifs: text search")
+    ls.add_argument("--query", help="glifs and bots: text search")
+    ls.add_argument("--sort", choices=BOT_SORTS, help="bots: the order (default: the server's)")
     ls.add_argument("--graphs", action="store_true", help="glifs: include each graph")
     ls.add_argument("--limit", type=int, default=20, help="at most this many records (default 20)")
     ls.set_defaults(handler=lambda args: anyio.run(_list, args))
@@ -38,6 +40,12 @@ async def _list(args: argparse.Namespace) -> int:
     async with client_from_flags(args) as client:
         page_size = min(100, limit)
         listing: AsyncPaginator[Any]
+        if args.kind == "bots":  # one answer, not pages (see GlifClient.bots)
+            bots = await client.bots(sort=args.sort, query=args.query, creator=args.user)
+            print_records(bots[:limit], args, COLUMNS[m.Bot])
+            return EXIT_OK
+        if args.sort is not None:
+            raise ValueError("--sort is for bots only")
         if args.kind == "glifs":
             listing = client.glifs(
                 featured=args.featured,

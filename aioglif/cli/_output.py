@@ -35,6 +35,14 @@ COLUMNS: dict[type, Columns] = {
     ),
     m.User: (("id", "id"), ("username", "username"), ("name", "name")),
     m.Sphere: (("id", "id"), ("slug", "slug"), ("name", "name")),
+    m.Bot: (
+        ("id", "id"),
+        ("username", "username"),
+        ("name", "name"),
+        ("creator", "user.username"),
+        ("messages", "message_count"),
+        ("glifs", "glif_ids"),
+    ),
 }
 
 
@@ -75,7 +83,10 @@ def _cell(record: Any, column: str) -> str:
         value = getattr(value, part, None)
     if value is None:
         return ""
-    text = value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, list):
+        text = ", ".join(map(str, value))
+    else:
+        text = value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
     return text if len(text) <= 60 else text[:59] + "…"
 
 

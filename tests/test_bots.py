@@ -1,0 +1,125 @@
+"""Agents (``/api/bots``): the protocol's query, the model, the client, and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import msgspec
+import pytest
+
+from aioglif import Bot, GlifClient, NotFoundError
+from aioglif._protocol import bots_query
+from aioglif.cli import main
+from aioglif.testing import FakeGlifServer, Fault
+from aioglif.testing._bots import public_bot, select_bots
+
+
+def _without_nulls(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def test_bots_query_is_what_the_official_client_sends() -> None:
+    assert bots_query(None, None, None) == {}
+    assert bots_query("featured", "wizard", "ann") == {
+        "sort": "featured",
+        "searchQuery": "wizard",
+        "creator": "ann",
+    }
+    for bad in ({"sort": "oldest"}, {"query": " "}, {"creator": ""}):
+        args = {"sort": None, "query": None, "creator": None, **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            bots_query(**args)
+
+
+def test_a_bot_decodes_leniently() -> None:
+    body = {
+        "id": "b1",
+        "name": "B",
+        "username": "b",
+        "createdAt": "last tuesday",  # the official schema accepts any string for its dates
+        "messageCount": 12.0,
+        "spellsForBot": [
+            {"spell": {"id": "g1", "name": "Glif one", "extra": 1}, "customName": "One"},
+            {"spell": {"id": "g2", "name": "Glif two"}, "spellId": "g2"},
+            {"spell": {"id": "g1", "name": "Glif one"}},
+        ],
+        "somethingNew": {"x": 1},
+    }
+    bot = msgspec.json.decode(json.dumps(body), type=Bot)
+    assert bot.glif_ids == ["g1", "g2"]
+    assert [s.display_name for s in bot.skills] == ["One", "Glif two", "Glif one"]
+    assert bot.created_at == "last tuesday"
+    bare = msgspec.json.decode(b'{"id": "b2", "spellsForBot": null}', type=Bot)
+    assert bare.skills == []
+    assert bare.glif_ids == []
+
+
+@pytest.mark.anyio
+async def test_bots_lists_each_sort_search_and_creator(server: FakeGlifServer, client: GlifClient) -> None:
+    bots = server.data.bots
+    expected_default = select_bots(bots, sort=server.bots_default_sort)
+    assert [b.id for b in await client.bots()] == [b["id"] for b in expected_default]
+    for sort in ("new", "popular", "featured"):
+        got = await client.bots(sort=sort)
+        assert [b.id for b in got] == [b["id"] for b in select_bots(bots, sort=sort)]
+    creator = bots[0]["user"]["username"]
+    mine = await client.bots(creator=creator, sort="new")
+    assert mine and {b.user.username for b in mine if b.user} == {creator}
+    word = bots[0]["name"].split()[0]
+    assert bots[0]["id"] in [b.id for b in await client.bots(query=word)]
+    # One request per call, and never a page or a limit: the endpoint is not known to page.
+    sent = server.served("/api/bots")
+    assert len(sent) == 6
+    assert not any({"page", "limit"} & set(r.query) for r in sent)
+
+
+@pytest.mark.anyio
+async def test_get_bot_with_its_skills_and_not_found(server: FakeGlifServer, client: GlifClient) -> None:
+    raw = next(b for b in server.data.bots if b["spellsForBot"])
+    bot = await client.get_bot(raw["id"])
+    assert msgspec.to_builtins(bot) == _without_nulls(public_bot(raw))  # every key kept
+    assert bot.glif_ids == [s["spell"]["id"] for s in raw["spellsForBot"]]
+    with pytest.raises(NotFoundError):
+        await client.get_bot("nope")  # the fake answers 404
+    for body in (b"[]", b"null", b"{}"):  # other ways a server may say "no such bot"
+        server.inject(Fault.answer(200, body=body), path="/api/bots")
+        with pytest.raises(NotFoundError):
+            await client.get_bot(raw["id"])
+
+
+@pytest.mark.anyio
+async def test_bad_bot_arguments_raise_before_any_request(server: FakeGlifServer, client: GlifClient) -> None:
+    with pytest.raises(ValueError, match="sort"):
+        await client.bots(sort="newest")
+    with pytest.raises(ValueError, match="bot id"):
+        await client.get_bot("")
+    assert server.served("/api/bots") == []
+
+
+@pytest.mark.anyio
+async def test_cli_list_bots_and_get_bot(server: FakeGlifServer, capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--api-url", server.api_url, "--token", server.token]
+
+    async def cli(*argv: str) -> int:
+        # The command line runs its own event loop: in a thread, while this loop serves.
+        return await anyio.to_thread.run_sync(main, [*flags, *argv])
+
+    assert await cli("--json", "list", "bots", "--sort", "new", "--limit", "3") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [b["id"] for b in server.data.bots[:3]]
+    creator = server.data.bots[0]["user"]["username"]
+    assert await cli("--json", "list", "bots", "--user", creator) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and {json.loads(line)["user"]["username"] for line in lines} == {creator}
+    bot = server.data.bots[0]
+    assert await cli("get", "bot", bot["id"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == bot["id"]
+    assert await cli("get", "bot", "nope") == 1
+    assert "NotFoundError" in capsys.readouterr().err
+    assert await cli("list", "glifs", "--sort", "new") == 2
+    assert "--sort is for bots only" in capsys.readouterr().err
