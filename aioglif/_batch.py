@@ -146,7 +146,8 @@ async def _batch(
     async with client_factory(args) as client:
         glif = await client.get_glif(args.glif_id)
         names = [s.name for s in graph_inputs(glif.data)] if glif.data is not None else []
-        _check_columns(args.batch, rows, names, args.strict)
+        allow_unknown = bool(getattr(args, "allow_unknown_inputs", False))
+        _check_columns(args.batch, rows, names, args.strict, allow_unknown)
         ledger = Ledger(args.out)
         jobs = [
             Job(args.glif_id, row, key=str(i), visibility="PUBLIC" if args.public else None)
@@ -170,6 +171,7 @@ async def _batch(
                 todo,
                 concurrency=args.concurrency,
                 strict=args.strict,
+                allow_unknown_inputs=allow_unknown,
                 max_credits=budget,
                 before_submit=ledger.submitted_now,
             )
@@ -194,20 +196,28 @@ async def _batch(
 
 
 def _check_columns(
-    path: Path, rows: list[dict[str, str] | list[str]], names: list[str], strict: bool
+    path: Path,
+    rows: list[dict[str, str] | list[str]],
+    names: list[str],
+    strict: bool,
+    allow_unknown: bool = False,
 ) -> None:
-    """Every row must fit the glif's inputs: checked before the first run is sent."""
+    """Every row must fit the glif's inputs: checked before the first run is sent.
+
+    A column that is no input would be ignored by the API, and every row run on that input's
+    default: a typo in a header must not cost a batch of runs (``--allow-unknown-inputs``).
+    """
     for number, row in enumerate(rows, start=1):
         if isinstance(row, dict):
             unknown = sorted(set(row) - set(names))
-            if unknown:
+            if unknown and not allow_unknown:
                 raise ValueError(
                     f"{path}: row {number}: {', '.join(unknown)} are not inputs of the glif"
-                    f" (its inputs: {', '.join(names) or 'none'})"
+                    f" (its inputs: {', '.join(names) or 'none'}; --allow-unknown-inputs sends them anyway)"
                 )
             missing = [n for n in names if n not in row]
         else:
-            if len(row) > len(names):
+            if len(row) > len(names) and not allow_unknown:
                 raise ValueError(f"{path}: row {number}: {len(row)} values; the glif takes {len(names)}")
             missing = names[len(row) :]
         if strict and missing:

@@ -7,8 +7,11 @@
         async for r in results:
             print(r.key, r.output if r.ok else r.error)
 
-A job whose inputs cannot match its glif (names that are no input block, too few with
-``strict``) is rejected before it costs anything: each glif's graph is read once. A run that
+A job whose inputs cannot match its glif (names that are no input block, more positional values
+than it has inputs, too few with ``strict``) is rejected before it costs anything: each glif's
+graph is read once. The API itself ignores unknown input names and runs on the defaults, so a
+typo in a CSV header would otherwise pay for runs that ignore the column;
+``allow_unknown_inputs=True`` sends such jobs anyway. A run that
 fails (the Simple API's 200 with ``error``) is a failed result, not an exception; the batch goes
 on unless ``fail_fast``. ``max_credits`` stops starting runs once the credits spent, plus what
 the runs in flight are likely to cost, reach it.
@@ -117,6 +120,7 @@ class Dispatch(Generic[K]):
         *,
         concurrency: int,
         strict: bool,
+        allow_unknown_inputs: bool,
         fail_fast: bool,
         max_credits: Decimal | None,
         check_credits: bool,
@@ -126,6 +130,7 @@ class Dispatch(Generic[K]):
         self._jobs = jobs
         self.concurrency = concurrency
         self.strict = strict
+        self.allow_unknown_inputs = allow_unknown_inputs
         self.fail_fast = fail_fast
         self.max_credits = max_credits
         self.check_credits = check_credits
@@ -262,16 +267,17 @@ class Dispatch(Generic[K]):
         names = [s.name for s in specs]
         if isinstance(job.inputs, Mapping):
             unknown = sorted(set(job.inputs) - set(names))
-            if unknown:
+            if unknown and not self.allow_unknown_inputs:
                 return RejectedJob(
                     f"inputs {', '.join(unknown)} are not inputs of glif {job.glif_id!r}"
-                    f" (its inputs: {', '.join(names) or 'none'})"
+                    f" (its inputs: {', '.join(names) or 'none'}; the API would ignore them:"
+                    " allow_unknown_inputs=True sends the job anyway)"
                 )
             given = len([n for n in names if n in job.inputs])
         else:
-            if len(job.inputs) > len(names):
+            if len(job.inputs) > len(names) and not self.allow_unknown_inputs:
                 return RejectedJob(f"{len(job.inputs)} inputs given; glif {job.glif_id!r} takes {len(names)}")
-            given = len(job.inputs)
+            given = min(len(job.inputs), len(names))
         if self.strict and given < len(names):
             missing = (
                 names[given:]
@@ -307,6 +313,7 @@ def dispatch(
     *,
     concurrency: int = 8,
     strict: bool = False,
+    allow_unknown_inputs: bool = False,
     fail_fast: bool = False,
     max_credits: Decimal | float | str | None = None,
     check_credits: bool = False,
@@ -328,6 +335,7 @@ def dispatch(
         jobs,
         concurrency=concurrency,
         strict=strict,
+        allow_unknown_inputs=allow_unknown_inputs,
         fail_fast=fail_fast,
         max_credits=budget,
         check_credits=check_credits,

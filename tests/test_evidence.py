@@ -190,3 +190,28 @@ async def test_strict_inputs_and_strict_runs(server: FakeGlifServer, media: str)
 async def test_the_client_sends_unknown_names_through(client: g.GlifClient, media: str) -> None:
     result = await client.run_glif(media, {"words": "x", "typo": "y"})
     assert result.inputs is not None and result.inputs["words"] == "x" and "typo" not in result.inputs
+
+
+async def test_the_dispatcher_refuses_unknown_names_unless_told(client: g.GlifClient, media: str) -> None:
+    from aioglif.dispatch import Job, RejectedJob, dispatch
+
+    jobs = [Job(media, {"wrods": "x"}, key="typo"), Job(media, list("1234567"), key="surplus")]
+    async with dispatch(client, jobs) as results:
+        refused = {r.key: r.error async for r in results}
+    assert all(isinstance(e, RejectedJob) for e in refused.values())
+    assert "allow_unknown_inputs" in str(refused["typo"])
+    async with dispatch(client, jobs, allow_unknown_inputs=True) as results:
+        sent = {r.key: r async for r in results}
+    assert all(r.ok for r in sent.values())
+    # What the opt-out costs: the API ignored the typo and ran on the default.
+    typo = sent["typo"].result
+    assert typo is not None and typo.inputs is not None and typo.inputs["words"] == "hello"
+
+
+def test_the_batch_refuses_a_csv_column_that_is_no_input() -> None:
+    from aioglif._batch import _check_columns
+
+    rows: list[dict[str, str] | list[str]] = [{"words": "a", "wrods": "b"}]
+    with pytest.raises(ValueError, match=r"wrods.*--allow-unknown-inputs"):
+        _check_columns(Path("in.csv"), rows, NAMES, strict=False)
+    _check_columns(Path("in.csv"), rows, NAMES, strict=False, allow_unknown=True)

@@ -28,6 +28,11 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--concurrency", type=positive(int), default=8, help="--batch: runs in flight")
     run.add_argument("--max-credits", type=positive(float), help="--batch: stop starting runs at this spend")
     run.add_argument(
+        "--allow-unknown-inputs",
+        action="store_true",
+        help="--batch: send rows whose columns are no input of the glif (the API ignores them)",
+    )
+    run.add_argument(
         "--retry-unknown",
         action="store_true",
         help="--batch: run again jobs that were sent but have no result",
