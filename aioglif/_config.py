@@ -43,22 +43,37 @@ class Token:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait. ``connect``: opening a connection; ``read``: between bytes of a response.
+    """Seconds to wait; None: no limit.
 
-    There is no overall per-request limit by default, on purpose: aiohttp's ``total`` would also
-    count the time spent waiting for a pooled connection. ``run_read`` is for the Simple API,
-    where a glif may take minutes before its first byte.
+    ``connect``: opening a connection. ``read``: between two bytes of an answer. ``total``: one
+    attempt of a request, from sending it to the last byte of its answer, so that a server that
+    drips a byte now and then cannot hold a request forever. ``run_read`` and ``run_total`` are
+    the same for the Simple API, where a glif may take minutes before its first byte.
+    Retries multiply them: a request takes at most ``total`` times the retry attempts, plus waits.
     """
 
     connect: float | None = 10.0
     read: float | None = 60.0
+    total: float | None = 300.0
     run_read: float | None = 600.0
+    run_total: float | None = 900.0
 
     def __post_init__(self) -> None:
-        for name in ("connect", "read", "run_read"):
+        for name in ("connect", "read", "total", "run_read", "run_total"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"timeout {name} must be positive or None, got {value}")
+            # "not value > 0" also refuses NaN; inf is no limit, said the long way.
+            if value is not None and (isinstance(value, bool) or not 0 < value < float("inf")):
+                raise ValueError(f"timeout {name} must be a positive number of seconds or None, got {value}")
+
+    @classmethod
+    def overall(cls, seconds: float) -> Timeouts:
+        """At most ``seconds`` per attempt of any request, runs included (the CLI's ``--timeout``)."""
+        return cls(read=min(seconds, 60.0), total=seconds, run_read=min(seconds, 600.0), run_total=seconds)
+
+
+# The most a client reads of one answer (decompressed), unless told otherwise: far above any
+# page the API serves (100 glifs with their graphs is a few MiB), far below a machine's memory.
+DEFAULT_MAX_BODY: Final = 64 * 2**20
 
 
 def _check_url(name: str, url: str) -> str:
@@ -91,17 +106,22 @@ class Settings:
     rate: float | None = 10.0
     max_in_flight: int = 16
     max_redirects: int = 5
+    max_body: int = DEFAULT_MAX_BODY  # bytes of one answer, decompressed
     user_agent: str = "aioglif"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", _check_url("api_url", self.api_url))
         object.__setattr__(self, "simple_api_url", _check_url("simple_api_url", self.simple_api_url))
-        if self.rate is not None and not self.rate > 0:
-            raise ValueError(f"rate must be positive (requests per second) or None, got {self.rate}")
+        if self.rate is not None and not 0 < self.rate < float("inf"):
+            raise ValueError(
+                f"rate must be a positive, finite number of requests per second or None, got {self.rate}"
+            )
         if self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
         if self.max_redirects < 0:
             raise ValueError("max_redirects must not be negative")
+        if isinstance(self.max_body, bool) or not isinstance(self.max_body, int) or self.max_body < 1:
+            raise ValueError(f"max_body must be a positive number of bytes, got {self.max_body!r}")
 
     @classmethod
     def from_args(

@@ -5,8 +5,9 @@
     GlifError
     ├── TransportError                 the request got no HTTP answer
     │   ├── ConnectError               connection could not be made (the request was not sent)
-    │   ├── TimeoutError               connect or read timed out (also a builtin TimeoutError)
-    │   └── TooManyRedirects           a redirect loop, or a redirect we refuse to follow
+    │   ├── TimeoutError               connect, read or total timed out (also a builtin TimeoutError)
+    │   ├── TooManyRedirects           a redirect loop, or a redirect we refuse to follow
+    │   └── ResponseTooLarge           the answer passed the client's max_body (not retried)
     ├── APIStatusError                 the server answered with a non-2xx status
     │   ├── AuthenticationError        401
     │   ├── PermissionDeniedError      403
@@ -39,6 +40,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseDecodeError",
+    "ResponseTooLarge",
     "RunFailedError",
     "ServerError",
     "TimeoutError",
@@ -98,11 +100,24 @@ class ConnectError(TransportError):
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - mirrors httpx naming
-    """Connecting or reading took longer than the configured timeout."""
+    """Connecting, reading, or a whole attempt took longer than the configured timeout."""
 
 
 class TooManyRedirects(TransportError):
     """More redirects than ``max_redirects``, or one to a URL that is not http(s). Not retried."""
+
+
+class ResponseTooLarge(TransportError):
+    """The answer (decompressed) passed the client's ``max_body``; reading stopped there.
+
+    Not retried: a server that sends too much once will likely send it again.
+    """
+
+    def __init__(
+        self, message: str, *, limit: int, method: str | None = None, url: str | None = None
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.limit = limit
 
 
 class APIStatusError(GlifError):

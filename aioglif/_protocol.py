@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -26,6 +27,10 @@ NOT_FOUND_TEXT: Final = re.compile(
     r"|\bno (?:such )?(?:glif|workflow|spell)\b",
     re.IGNORECASE,
 )
+# msgspec raises these besides DecodeError: UnicodeDecodeError (a ValueError) for bytes that are
+# not UTF-8, RecursionError for JSON nested deeper than the stack; a decoder of ours may raise
+# ValueError or TypeError on a shape it cannot use.
+_UNDECODABLE: Final = (msgspec.DecodeError, ValueError, TypeError, RecursionError)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -41,7 +46,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN is no advice
+        return max(0.0, seconds) if math.isfinite(seconds) else None  # NaN or inf is no advice
     when = parse_http_date(value)
     if when is None:
         return None
@@ -51,22 +56,23 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def parse_http_date(value: str | None) -> float | None:
-    """An HTTP-date header (``Date``) as seconds since the epoch, or None."""
+    """An HTTP-date header (``Date``) as seconds since the epoch, or None: total, whatever the
+    string (a day or year too large for a date is None, not an OverflowError)."""
     if not value:
         return None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
 
 
 def _message_from_body(body: bytes) -> str | None:
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         return None
     if isinstance(data, dict):
         for key in ("error", "message", "detail"):
@@ -76,9 +82,31 @@ def _message_from_body(body: bytes) -> str | None:
     return None
 
 
+# A token shorter than this may well occur in ordinary text ("abc" in a glif's name): replacing
+# every occurrence would garble answers and show where it hides. It is masked only where it
+# stands as the whole header value we sent, "Bearer <token>".
+MIN_REDACTABLE: Final = 8
+_TOKEN_CHARS: Final = r"[A-Za-z0-9._~+/=-]"
+
+
 def redact(text: str, secret: str | None) -> str:
-    """Remove a secret from text that is about to go into an exception or a log line."""
-    return text.replace(secret, "***") if secret else text
+    """Remove a secret from text from the server, before it is cut short, stored or shown."""
+    if not secret:
+        return text
+    if len(secret) >= MIN_REDACTABLE:
+        return text.replace(secret, "***")
+    return re.sub(rf"Bearer {re.escape(secret)}(?!{_TOKEN_CHARS})", "Bearer ***", text)
+
+
+def redact_body(body: bytes, secret: str | None) -> bytes:
+    """:func:`redact` for a body as received: every answer passes here before it is decoded."""
+    if not secret:
+        return body
+    if len(secret) >= MIN_REDACTABLE:
+        needle = secret.encode()
+        return body.replace(needle, b"***") if needle in body else body
+    short = rf"Bearer {re.escape(secret)}(?!{_TOKEN_CHARS})".encode()
+    return re.sub(short, b"Bearer ***", body)
 
 
 def status_error(
@@ -91,8 +119,10 @@ def status_error(
     secret: str | None = None,
 ) -> e.APIStatusError:
     """The exception for a non-2xx answer, its message taken from the body where there is one."""
-    detail = _message_from_body(body) or e.excerpt(body) or "no body"
-    message = redact(f"HTTP {status}: {e.excerpt(detail)}", secret)
+    body = redact_body(body, secret)
+    # Redacted whole, then cut: a token at the cut would otherwise show its first characters.
+    detail = redact(_message_from_body(body) or e.excerpt(body) or "no body", secret)
+    message = f"HTTP {status}: {e.excerpt(detail)}"
     kwargs: dict[str, Any] = {"status": status, "body": body, "method": method, "url": url}
     cls: type[e.APIStatusError]
     if status == 401:
@@ -114,20 +144,25 @@ def status_error(
 
 
 def is_malformed(body: bytes) -> bool:
-    """True when the body is not JSON at all (truncated, HTML error page), not merely misshapen."""
+    """True when the body is not JSON at all (truncated, HTML error page, not UTF-8), not merely
+    misshapen or nested too deep."""
     try:
         msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError):
         return True
+    except RecursionError:
+        return False
     return False
 
 
 def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str) -> T:
-    """Decode a body, turning msgspec's errors into :class:`ResponseDecodeError` with the JSON path."""
+    """Decode a body; every way that fails is a :class:`ResponseDecodeError` (with the JSON path
+    where msgspec gives one): invalid JSON or UTF-8, nesting too deep, numbers out of range,
+    wrong shapes. Nothing else escapes, whatever the bytes."""
     try:
         return decoder(body)
-    except msgspec.DecodeError as exc:
-        text = str(exc)
+    except _UNDECODABLE as exc:
+        text = _describe(exc)
         match = _PATH.search(text)
         malformed = is_malformed(body)
         what = "invalid JSON" if malformed else "unexpected response shape"
@@ -138,9 +173,17 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str)
         raise err from exc
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (byte {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deep"
+    return str(exc)
+
+
 def should_retry(error: e.GlifError, safety: Safety) -> bool:
     """Whether a failed attempt may be repeated, given how safe repeating the request is."""
-    if isinstance(error, (e.TooManyRedirects, e.NotFoundError)):
+    if isinstance(error, (e.TooManyRedirects, e.NotFoundError, e.ResponseTooLarge)):
         return False
     if isinstance(error, e.TransportError):
         return not error.request_sent or safety is Safety.IDEMPOTENT

@@ -22,6 +22,7 @@ from ._protocol import (
     REDIRECT_STATUSES,
     decode,
     parse_retry_after,
+    redact_body,
     should_retry,
     status_error,
 )
@@ -138,12 +139,13 @@ class Sender:
         safety: Safety,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        read_timeout: float | None = None,
+        run_timeouts: bool = False,
         stats: Stats | None = None,
         on_headers: HeaderHook | None = None,
     ) -> T:
         """Send, retrying what ``safety`` allows within the retry policy, and decode the body.
 
+        ``run_timeouts`` takes the Simple API's longer timeouts instead of the read ones.
         ``stats`` is counted into besides the client's own (a listing's counters);
         ``on_headers`` sees the headers of the answer that is returned.
         """
@@ -154,7 +156,7 @@ class Sender:
         for attempt in range(1, policy.attempts + 1):
             try:
                 return await self._attempt(
-                    method, url, params, json, decoder, read_timeout, deadline, sinks, on_headers
+                    method, url, params, json, decoder, run_timeouts, deadline, sinks, on_headers
                 )
             except e.GlifError as err:
                 _bump(sinks, "errors")
@@ -188,7 +190,7 @@ class Sender:
         params: Mapping[str, str] | None,
         payload: Any,
         decoder: Callable[[bytes], T],
-        read_timeout: float | None,
+        run_timeouts: bool,
         deadline: float,
         sinks: tuple[Stats, ...],
         on_headers: HeaderHook | None,
@@ -204,7 +206,7 @@ class Sender:
                 sent = anyio.current_time()
                 _bump(sinks, "limiter_seconds", sent - waited)
                 try:
-                    resp = await self._send(method, url, params, payload, read_timeout, sinks)
+                    resp = await self._send(method, url, params, payload, run_timeouts, sinks)
                 finally:
                     _bump(sinks, "network_seconds", anyio.current_time() - sent)
                 if probe is not None and resp.status == 429:
@@ -216,13 +218,17 @@ class Sender:
                     self._probe = None
                     probe.set()
         status = resp.status
+        # Whatever the server says goes through redaction before anything reads it: a server (or
+        # a proxy) that echoes the Authorization header cannot put the token in an exception,
+        # a run's result or a file.
+        body = redact_body(resp.body, self._secret)
         if self.adaptive is not None:
             now = anyio.current_time()
             changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
             if changed is not None:
                 self._set_rate(changed)
         if 200 <= status < 300:
-            result = decode(decoder, resp.body, method=method, url=resp.url)
+            result = decode(decoder, body, method=method, url=resp.url)
             if on_headers is not None:
                 on_headers(resp.headers)
             return result
@@ -230,7 +236,7 @@ class Sender:
             _bump(sinks, "rate_limited")
         raise status_error(
             status,
-            resp.body,
+            body,
             method=method,
             url=resp.url,
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
@@ -279,10 +285,10 @@ class Sender:
         url: str,
         params: Mapping[str, str] | None,
         payload: Any,
-        read_timeout: float | None,
+        run_timeouts: bool,
         sinks: tuple[Stats, ...],
     ) -> Response:
-        target = URL(url)
+        t, target = self._settings.timeouts, URL(url)
         for _hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
             request = Request(
@@ -291,7 +297,9 @@ class Sender:
                 params=params,
                 headers=self._headers(str(target), data is not None),
                 content=data,
-                read_timeout=read_timeout,
+                read_timeout=t.run_read if run_timeouts else None,
+                total_timeout=t.run_total if run_timeouts else t.total,
+                max_body=self._settings.max_body,
             )
             _bump(sinks, "requests")
             resp = await self.wire.send(request)

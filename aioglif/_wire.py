@@ -5,7 +5,9 @@ token) lives above it in :mod:`aioglif._sender`, which knows the wire only by :c
 A test or a user plugs any other object with these three methods in its place.
 
 What a wire raises is a :class:`~aioglif.TransportError` (or a subclass): no aiohttp exception
-escapes, and the request's ``Authorization`` value never appears in a message.
+escapes, and the request's ``Authorization`` value never appears in a message. A wire honours
+the request's caps: past ``total_timeout`` it raises :class:`~aioglif.TimeoutError`, past
+``max_body`` bytes it stops reading and raises :class:`~aioglif.ResponseTooLarge`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import aiohttp
+import anyio
 
 from . import _errors as e
 
-__all__ = ["AiohttpWire", "Request", "Response", "Wire"]
+__all__ = ["AiohttpWire", "Request", "Response", "Wire", "too_large", "total_timeout"]
+
+_CHUNK: Final = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,9 @@ class Request:
     params: Mapping[str, str] | None = None
     headers: Mapping[str, str] | None = None
     content: bytes | None = None
-    read_timeout: float | None = None  # None: the wire's default
+    read_timeout: float | None = None  # between two bytes; None: the wire's default
+    total_timeout: float | None = None  # from sending to the last byte; None: no limit
+    max_body: int | None = None  # bytes of the answer, decompressed; None: no limit
 
 
 @dataclass(frozen=True)
@@ -112,26 +119,67 @@ class AiohttpWire:
         extra: dict[str, Any] = {}
         if request.read_timeout is not None:
             extra["timeout"] = self._timeout(request.read_timeout)
-        try:
-            async with self._session.request(
-                request.method,
-                request.url,
-                params=request.params,
-                data=request.content,
-                headers=request.headers,
-                allow_redirects=False,
-                **extra,
-            ) as resp:
-                body = await resp.read()
-                return Response(resp.status, resp.headers, body, str(resp.url))
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
-        except asyncio.TimeoutError as exc:
-            raise _wrap(e.TimeoutError, exc, request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _wrap(e.ConnectError, exc, request) from exc
-        except aiohttp.ClientError as exc:
-            raise _wrap(e.TransportError, exc, request) from exc
+        # The whole attempt under one deadline: aiohttp's own timeouts are between bytes.
+        with anyio.move_on_after(request.total_timeout):
+            try:
+                async with self._session.request(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    data=request.content,
+                    headers=request.headers,
+                    allow_redirects=False,
+                    **extra,
+                ) as resp:
+                    body = await _read(resp, request)
+                    return Response(resp.status, resp.headers, body, str(resp.url))
+            except aiohttp.ConnectionTimeoutError as exc:
+                raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
+            except asyncio.TimeoutError as exc:
+                raise _wrap(e.TimeoutError, exc, request) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise _wrap(e.ConnectError, exc, request) from exc
+            except aiohttp.ClientError as exc:
+                raise _wrap(e.TransportError, exc, request) from exc
+        raise total_timeout(request)
+
+
+async def _read(resp: aiohttp.ClientResponse, request: Request) -> bytes:
+    """The body, read a chunk at a time so that it never holds more than ``max_body``.
+
+    The chunks are decompressed ones: a small gzip that inflates to gigabytes stops at the cap.
+    """
+    limit = request.max_body
+    if limit is None:
+        return await resp.read()
+    declared = resp.content_length
+    if declared is not None and declared > limit and "Content-Encoding" not in resp.headers:
+        raise too_large(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(request, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(request: Request, limit: int) -> e.ResponseTooLarge:
+    return e.ResponseTooLarge(
+        f"the answer is larger than max_body ({limit:,} bytes): reading stopped there",
+        limit=limit,
+        method=request.method,
+        url=request.url,
+    )
+
+
+def total_timeout(request: Request) -> e.TimeoutError:
+    return e.TimeoutError(
+        f"no whole answer within the total timeout of {request.total_timeout:g}s",
+        method=request.method,
+        url=request.url,
+    )
 
 
 def _wrap(

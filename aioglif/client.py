@@ -16,7 +16,7 @@ import msgspec
 
 from . import _errors as e
 from . import models as m
-from ._config import Settings, Timeouts
+from ._config import DEFAULT_MAX_BODY, Settings, Timeouts
 from ._protocol import (
     at_most_one,
     bots_query,
@@ -104,8 +104,10 @@ class GlifClient:
 
     The token comes from ``token`` or ``GLIF_API_TOKEN``; the URLs from the arguments or
     ``GLIF_API_URL`` / ``GLIF_SIMPLE_API_URL``. ``rate`` caps requests per second (None: no cap),
-    ``max_in_flight`` caps concurrent requests. Pass ``session`` to share an aiohttp session
-    that you open and close yourself.
+    ``max_in_flight`` caps concurrent requests. ``max_body`` caps the bytes of one answer
+    (decompressed; default 64 MiB): past it a request raises :class:`ResponseTooLarge`.
+    ``timeouts`` bound each attempt (see :class:`Timeouts`). Pass ``session`` to share an
+    aiohttp session that you open and close yourself.
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class GlifClient:
         rate: float | Literal["auto"] | None = 10.0,
         max_in_flight: int = 16,
         page_concurrency: int = 8,
+        max_body: int = DEFAULT_MAX_BODY,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         adaptive = None
@@ -135,6 +138,7 @@ class GlifClient:
             retry=retry or RetryPolicy(),
             rate=rate,
             max_in_flight=max_in_flight,
+            max_body=max_body,
         )
         if isinstance(page_concurrency, bool) or page_concurrency < 1:
             raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
@@ -399,7 +403,7 @@ class GlifClient:
             json=body,
             decoder=m.RUN_RESULT.decode,
             safety=Safety.UNSTARTED,
-            read_timeout=self.settings.timeouts.run_read,
+            run_timeouts=True,
         )
         if result.error is not None and says_not_found(result.error):
             # The Simple API's 200 + "glif not found": the id is wrong, not the run.

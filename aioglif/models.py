@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Any, Final, Generic, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 import msgspec
+
+# A count as the API sends it, within what a 64-bit integer (and SQLite) holds: a larger number
+# is a broken record, refused when decoded rather than failing wherever it is stored or summed.
+Count = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 __all__ = [
     "NSFW_PLACEHOLDER_URLS",
@@ -98,8 +102,8 @@ class Graph(_Model, frozen=True, omit_defaults=False):
 class Counts(_Model, frozen=True):
     """The ``_count`` object of a glif; the 2023 shape has only ``likes``."""
 
-    likes: int | None = None
-    comments: int | None = None
+    likes: Count | None = None
+    comments: Count | None = None
 
 
 class Glif(_Model, frozen=True):
@@ -123,11 +127,11 @@ class Glif(_Model, frozen=True):
     output_type: str | None = None
     forked_from_id: str | None = None
     user: User | None = None
-    completed_spell_run_count: int | None = None
+    completed_spell_run_count: Count | None = None
     average_duration: float | None = None
     count: Counts | None = msgspec.field(default=None, name="_count")
-    like_count: int | None = None
-    comment_count: int | None = None
+    like_count: Count | None = None
+    comment_count: Count | None = None
     # Element shapes unknown (empty in every sample): kept as plain JSON values.
     spheres: list[object] | None = None
     spell_tags: list[object] | None = None
@@ -185,8 +189,8 @@ class Run(_Model, frozen=True):
     deleted: bool | None = None
     deletion_reason: str | None = None
     total_selling_price_credits: Decimal | None = None
-    like_count: int | None = None
-    comment_count: int | None = None
+    like_count: Count | None = None
+    comment_count: Count | None = None
     user: User | None = None
     spell: RunSpell | None = None
 

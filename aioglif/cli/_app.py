@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
         type=positive(float),
         help="max requests per second (default 10; crawl: found from 429s; run --batch: none)",
     )
+    p.add_argument(
+        "--timeout",
+        type=positive(float),
+        metavar="SECONDS",
+        help="at most this long per attempt of a request, to its last byte, runs included"
+        " (default: 300 for reads, 900 for runs); retries multiply it",
+    )
     p.add_argument("--json", action="store_true", help="print records as JSON lines")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMAND_MODULES:

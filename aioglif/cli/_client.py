@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, Literal
 
+from .._config import Timeouts
 from ..client import GlifClient
 
 __all__ = ["client_from_flags", "positive"]
@@ -21,8 +22,8 @@ def positive(kind: type[float] | type[int]) -> Callable[[str], Any]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
         return value
 
     return parse
@@ -45,6 +46,7 @@ def client_from_flags(
     ``api_url``/``token`` override the flags (a simulated crawl's own fake server).
     """
     rate: Rate = args.rate if args.rate else default_rate
+    timeout = getattr(args, "timeout", None)
     return GlifClient(
         token if token is not None else args.token,
         api_url=api_url if api_url is not None else args.api_url,
@@ -52,4 +54,5 @@ def client_from_flags(
         rate=rate,
         max_in_flight=max_in_flight,
         page_concurrency=page_concurrency,
+        timeouts=Timeouts.overall(timeout) if timeout else None,
     )

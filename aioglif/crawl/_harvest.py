@@ -83,4 +83,8 @@ def _items(decoder: msgspec.json.Decoder[T], raws: list[msgspec.Raw]) -> list[It
             out.append(Item(decoder.decode(raw), bytes(raw)))
         except msgspec.ValidationError as exc:
             out.append(Item(None, bytes(raw), str(exc)))
+        except (ValueError, RecursionError) as exc:
+            # Not UTF-8, or nested too deep: this record is set aside, its page goes on.
+            what = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "undecodable"
+            out.append(Item(None, bytes(raw), f"{what}: {type(exc).__name__}"))
     return out

@@ -40,12 +40,29 @@ class Faults:
 class Fault:
     """A scripted fault for the next matching request (see :meth:`FakeGlifServer.inject`)."""
 
-    kind: Literal["status", "drop", "truncate", "invalid_json", "redirect", "delay"]
+    kind: Literal[
+        "status",
+        "drop",
+        "truncate",
+        "invalid_json",
+        "redirect",
+        "delay",
+        # hostile answers (see the methods below)
+        "huge_body",
+        "gzip_bomb",
+        "drip",
+        "bad_utf8",
+        "deep_nesting",
+        "echo",
+        "header",
+    ]
     status: int = 503
     retry_after: str | None = None
     location: str | None = None
     body: bytes | None = None
     seconds: float = 0.0
+    size: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def answer(
@@ -73,6 +90,44 @@ class Fault:
     def delay(cls, seconds: float) -> Fault:
         """Answer normally, but only after ``seconds``: reorders concurrent answers on purpose."""
         return cls("delay", seconds=seconds)
+
+    # --- hostile answers: a client must survive each with bounded memory and time ------------
+
+    @classmethod
+    def huge_body(cls, size: int = 300 * 2**20) -> Fault:
+        """200 with a valid JSON array ``size`` bytes long, streamed (never held by the server)."""
+        return cls("huge_body", 200, size=size)
+
+    @classmethod
+    def gzip_bomb(cls, size: int = 500 * 2**20) -> Fault:
+        """200 with ``Content-Encoding: gzip``: about ``size``/1000 bytes that inflate to ``size``."""
+        return cls("gzip_bomb", 200, size=size)
+
+    @classmethod
+    def drip(cls, seconds: float = 1.0) -> Fault:
+        """The normal answer, one byte every ``seconds``: each byte beats a read timeout."""
+        return cls("drip", seconds=seconds)
+
+    @classmethod
+    def bad_utf8(cls) -> Fault:
+        """The normal answer with invalid UTF-8 inside its first string (in the first record)."""
+        return cls("bad_utf8")
+
+    @classmethod
+    def deep_nesting(cls, depth: int = 100_000) -> Fault:
+        """200 with a record holding arrays nested ``depth`` deep."""
+        return cls("deep_nesting", 200, size=depth)
+
+    @classmethod
+    def echo(cls, status: int = 400) -> Fault:
+        """An answer that quotes the request's ``Authorization`` header in its ``error``. With
+        ``status=200`` on the Simple API it is a failed run whose error holds the token."""
+        return cls("echo", status)
+
+    @classmethod
+    def header(cls, name: str, value: str) -> Fault:
+        """The normal answer with one more header, e.g. a ``Date`` or ``Retry-After`` nobody can parse."""
+        return cls("header", headers=((name, value),))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
+from . import _hostile as hostile
 from ._behaviour import Behaviour
 from ._data import FakeData, iso
 from ._faults import Fault, Faults, RecordedRequest
@@ -99,6 +100,7 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         r.add_post("/_fake/reset", self._control_reset)
         r.add_post("/_fake/faults", self._control_faults)
         r.add_get("/_fake/gate", self._control_gate)
+        r.add_post("/_fake/inject", self._control_inject)
         r.add_post("/_fake/gate", self._control_gate)
         r.add_post("/_fake/behaviour", self._control_behaviour)
 
@@ -230,6 +232,15 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         self._rng = random.Random(self.faults.seed)
         return web.json_response(msgspec.to_builtins(self.faults))
 
+    async def _control_inject(self, request: web.Request) -> web.Response:
+        """``{"faults": [{"kind": "huge_body", "size": 1000}, ...], "path": "/api/glifs"}``."""
+        try:
+            body = msgspec.json.decode(await request.read(), type=_Injection)
+        except msgspec.DecodeError as exc:
+            return error(400, f"invalid injection: {exc}")
+        self.inject(*body.faults, path=body.path, query=body.query)
+        return web.json_response({"scripted": len(self._script)})
+
     async def _control_gate(self, request: web.Request) -> web.Response:
         if request.method == "POST":
             after = msgspec.json.decode(await request.read()).get("after")
@@ -335,6 +346,9 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
                 rec.status = fault.status
                 assert fault.location is not None
                 return web.Response(status=fault.status, headers={"Location": fault.location})
+            if fault.kind in hostile.BEFORE:
+                rec.status = fault.status
+                return await stream(request, hostile.replace(fault, auth))
         if request.method == "OPTIONS":  # a CORS preflight carries no token
             response = await handler(request)
             rec.status = response.status
@@ -358,6 +372,8 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         rec.empty = isinstance(response, web.Response) and response.body == b"[]"
         if fault is not None and isinstance(response, web.Response) and response.body:
             body = bytes(response.body)  # type: ignore[arg-type]
+            if fault.kind in hostile.AFTER:
+                return await stream(request, hostile.alter(fault, response.status, response.headers, body))
             if fault.kind == "invalid_json":
                 return web.Response(status=200, body=body[: len(body) // 2], content_type="application/json")
             if fault.kind == "truncate":
@@ -365,6 +381,29 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
         return response
 
     # --- REST handlers ---------------------------------------------------------------------
+
+
+async def stream(request: web.Request, answer: hostile.Answer) -> web.StreamResponse:
+    """Send a planned answer chunk by chunk; a client that hangs up ends it quietly."""
+    response = web.StreamResponse(status=answer.status, headers=answer.headers)
+    if answer.length is not None:
+        response.content_length = answer.length
+    try:
+        await response.prepare(request)
+        for chunk in answer.chunks:
+            if answer.interval:
+                await asyncio.sleep(answer.interval)
+            await response.write(chunk)
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        _close(request)  # the client went away (its cap or its deadline): nothing to finish
+    return response
+
+
+class _Injection(msgspec.Struct):
+    faults: list[Fault]
+    path: str | None = None
+    query: dict[str, str] | None = None
 
 
 def _close(request: web.Request) -> None:
