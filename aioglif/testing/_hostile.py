@@ -75,7 +75,8 @@ def bomb(size: int) -> bytes:
 def replace(fault: Fault, authorization: str | None) -> Answer:
     """The answer for a fault that answers instead of the server."""
     if fault.kind == "huge_body":
-        return Answer(200, _json_headers(), _spaces(fault.size), length=fault.size)
+        # Chunked, no Content-Length: the client learns the size only by reading.
+        return Answer(200, _json_headers(), _spaces(fault.size))
     if fault.kind == "gzip_bomb":
         body = bomb(fault.size)
         return Answer(200, _json_headers(**{"Content-Encoding": "gzip"}), iter([body]), length=len(body))
