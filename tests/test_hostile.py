@@ -63,7 +63,7 @@ async def test_a_drip_ends_at_the_total_timeout_of_each_attempt(server: FakeGlif
         (Fault.deep_nesting(), "nested too deep"),
         (Fault.answer(200, body=b'[{"id": "x", "completedSpellRunCount": 1e400}]'), "out of range"),
         (Fault.answer(200, body=b'[{"id": "x", "completedSpellRunCount": 99999999999999999999}]'), "<="),
-        (Fault.answer(200, body=b'{"not": "a list"}'), "Expected `array`"),
+        (Fault.answer(200, body=b'["not a glif"]'), "Expected `object`"),
     ],
 )
 async def test_every_decoding_failure_is_a_response_decode_error(
