@@ -1,16 +1,15 @@
-"""``aioglif run GLIF_ID --batch inputs.csv --out results.jsonl``: many runs, resumable.
+"""``aioglif run GLIF_ID --batch inputs.csv --out results.jsonl``: a durable job queue.
 
-Beside ``--out`` a ledger (``results.jsonl.ledger``) records each job as *submitted* before its
-request is sent; ``--out`` gets a line per job when its result arrives. Run again with the same
-``--out``: finished jobs are skipped, jobs never submitted are run, and jobs submitted without a
-result (the process died while they ran) are reported as unknown instead of being paid for twice
-(``--retry-unknown`` runs them again).
+The batch's state lives in a job store beside ``--out`` (``results.jsonl.jobs.sqlite``, see
+:mod:`aioglif._jobstore`): each job is committed as submitted before its request is sent and with
+its answer as soon as it comes. ``--out`` is exported from the store at the end (also after
+Ctrl-C), written aside and renamed. Run the same command again: done jobs are skipped by
+identity, new rows run, failed and unknown jobs wait for ``--retry-failed``/``--retry-unknown``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import sys
@@ -20,211 +19,254 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import msgspec
 
-from .dispatch import Job, JobResult, dispatch
+from ._batchinput import Row, read_batch
+from ._jobstore import JobRecord, JobStore, StoredJob, identity, store_path
+from ._store import StoreError
+from .dispatch import Dispatch, Job, JobResult, dispatch
 from .graph import inputs as graph_inputs
 
-__all__ = ["Ledger", "batch_command", "read_batch"]
+__all__ = ["batch_command"]
 
-_ENC = msgspec.json.Encoder()
-
-
-def read_batch(path: Path) -> list[dict[str, str] | list[str]]:
-    """The rows of a CSV (with a header of input names) or JSONL (objects or lists) file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    rows: list[dict[str, str] | list[str]] = []
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        if not reader.fieldnames:
-            raise ValueError(f"{path}: no header row naming the inputs")
-        for row in reader:
-            if None in row:
-                raise ValueError(f"{path}:{reader.line_num}: more cells than header columns")
-            rows.append({k: v or "" for k, v in row.items()})
-        return rows
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = msgspec.json.decode(line)
-        except msgspec.DecodeError as exc:
-            raise ValueError(f"{path}:{number}: not valid JSON ({exc})") from None
-        if (
-            isinstance(value, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-        ) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            rows.append(value)
-        else:
-            raise ValueError(f"{path}:{number}: a line must be an object or a list of strings")
-    return rows
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-class Ledger:
-    """The ``--out`` file and its ledger: which jobs are done, which were sent and not done."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.ledger = out.with_name(out.name + ".ledger")
-        self.done: set[str] = set()
-        self.submitted: set[str] = set()
-        for path, seen, field in ((out, self.done, "key"), (self.ledger, self.submitted, "key")):
-            if path.exists():
-                seen.update(self._keys(path, field))
-
-    @staticmethod
-    def _keys(path: Path, field: str) -> list[str]:
-        keys, good = [], 0
-        data = path.read_bytes()
-        for line in data.splitlines(keepends=True):
-            try:
-                keys.append(str(msgspec.json.decode(line)[field]))
-            except (msgspec.DecodeError, KeyError, TypeError):
-                break  # a line torn by a crash: everything from it on is rewritten
-            good += len(line)
-        if good < len(data):
-            with path.open("r+b") as f:
-                f.truncate(good)
-        return keys
-
-    @property
-    def unknown(self) -> set[str]:
-        return self.submitted - self.done
-
-    def open(self) -> None:
-        self._out = self.out.open("ab")
-        self._ledger = self.ledger.open("ab")
-
-    def close(self) -> None:
-        self._out.close()
-        self._ledger.close()
-
-    @staticmethod
-    def _append(f: Any, record: dict[str, Any]) -> None:
-        f.write(_ENC.encode(record) + b"\n")
-        f.flush()
-        os.fsync(f.fileno())  # on disk before the run is sent (ledger) or reported (result)
-
-    async def submitted_now(self, job: Job[str], key: str) -> None:
-        await anyio.to_thread.run_sync(self._append, self._ledger, {"key": str(key), "at": time.time()})
-
-    async def record(self, r: JobResult[str]) -> None:
-        line = {
-            "key": str(r.key),
-            "ok": r.ok,
-            "glif_id": r.job.glif_id,
-            "inputs": r.job.inputs if isinstance(r.job.inputs, dict) else list(r.job.inputs),
-            "output": r.output,
-            "price": None if r.price is None else str(r.price),
-            "error": None if r.error is None else str(r.error),
-            "seconds": round(r.seconds, 3),
-        }
-        if r.result is not None:
-            line["result"] = msgspec.to_builtins(r.result)
-        await anyio.to_thread.run_sync(self._append, self._out, line)
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-def batch_command(args: argparse.Namespace, client_factory: Any) -> int:
-    if args.out is None:
+def output_format(out: Path) -> str:
+    return _FORMATS.get(out.suffix.lower(), "jsonl")
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` we must not write, before anything is read or sent."""
+    out: Path = args.out
+    if out is None:
         raise ValueError("--batch needs --out FILE for the results")
     if args.input:
         raise ValueError("--batch and --input do not go together")
-    rows = read_batch(args.batch)
-    budget = None if args.max_credits is None else Decimal(str(args.max_credits))
-    return int(anyio.run(_batch, args, rows, budget, client_factory))
-
-
-async def _batch(
-    args: argparse.Namespace,
-    rows: list[dict[str, str] | list[str]],
-    budget: Decimal | None,
-    client_factory: Any,
-) -> int:
-    async with client_factory(args) as client:
-        glif = await client.get_glif(args.glif_id)
-        names = [s.name for s in graph_inputs(glif.data)] if glif.data is not None else []
-        allow_unknown = bool(getattr(args, "allow_unknown_inputs", False))
-        _check_columns(args.batch, rows, names, args.strict, allow_unknown)
-        ledger = Ledger(args.out)
-        jobs = [
-            Job(args.glif_id, row, key=str(i), visibility="PUBLIC" if args.public else None)
-            for i, row in enumerate(rows, start=1)
-        ]
-        unknown = ledger.unknown
-        skip = ledger.done | (set() if args.retry_unknown else unknown)
-        todo = [j for j in jobs if j.key not in skip]
-        if unknown:
-            verb = "running them again" if args.retry_unknown else "not run again (--retry-unknown runs them)"
-            print(
-                f"{len(unknown)} job(s) were sent before but have no result: {verb}: "
-                f"{', '.join(sorted(unknown, key=int)[:10])}",
-                file=sys.stderr,
-            )
-        print(f"{len(jobs)} jobs: {len(ledger.done)} done before, {len(todo)} to run", file=sys.stderr)
-        ledger.open()
+    if out.exists() and out.is_dir():
+        raise ValueError(f"--out {out} is a directory")
+    if args.batch.exists() and out.exists() and os.path.samefile(args.batch, out):
+        raise ValueError(f"--out {out} is the input file; results go to a file of their own")
+    if out.name.endswith(".jobs.sqlite"):
+        raise ValueError(f"--out {out} names a job store; name the results file instead")
+    if output_format(out) == "parquet":
         try:
-            run = dispatch(
-                client,
-                todo,
-                concurrency=args.concurrency,
-                strict=args.strict,
-                allow_unknown_inputs=allow_unknown,
-                max_credits=budget,
-                before_submit=ledger.submitted_now,
-            )
-            interrupted = await _drive(run, ledger, len(todo))
-        finally:
-            ledger.close()
-        s = run.stats
-        print(
-            f"ok {s.ok}, failed {s.failed}, rejected {s.rejected}, credits {s.credits}"
-            + (" (stopped: budget reached)" if s.stopped_by_budget else ""),
-            file=sys.stderr,
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError("--out FILE.parquet needs pyarrow: pip install 'aioglif[parquet]'") from None
+    if out.exists() and not store_path(out).exists():
+        with out.open("rb") as f:
+            head = f.read(16)
+        what = "an SQLite database (a crawl's?)" if head.startswith(b"SQLite format 3") else "a file"
+        raise ValueError(
+            f"--out {out} is {what} that aioglif did not write (no job store beside it);"
+            " refusing to touch it: choose another --out"
         )
-        if interrupted:
-            print(
-                f"interrupted: results so far are in {args.out}; run the same command to go on",
-                file=sys.stderr,
+
+
+def batch_command(args: argparse.Namespace, client_factory: Any) -> int:
+    check_out(args)
+    rows = read_batch(args.batch, fill_defaults=args.fill_defaults)
+    budget = None if args.max_credits is None else Decimal(str(args.max_credits))
+    store = JobStore(store_path(args.out))  # locked: a second process stops here
+    try:
+        if args.out.exists() and not store.wrote(args.out):
+            raise ValueError(
+                f"--out {args.out} was changed since aioglif wrote it; refusing to overwrite it"
+                " (move it away: the results are all in the job store and are written again)"
             )
-            return 130
-        left = len(todo) - s.done
-        still_unknown = unknown and not args.retry_unknown
-        return 0 if s.failed == s.rejected == 0 and not still_unknown and left == 0 else 1
+        return int(anyio.run(_batch, args, rows, budget, client_factory, store))
+    except StoreError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        store.close()
 
 
-def _check_columns(
+def _jobs(
+    args: argparse.Namespace, rows: list[Row], names: list[str]
+) -> tuple[list[tuple[str, str, dict[str, str] | list[str], str | None, int]], int]:
+    """Each row's job: (identity, glif, canonical inputs, key, row). Also how many rows repeat."""
+    key_column: str | None = args.key
+    jobs: dict[str, tuple[str, str, dict[str, str] | list[str], str | None, int]] = {}
+    repeated = 0
+    for row in rows:
+        values = row.values
+        key: str | None = None
+        if key_column is not None:
+            if not isinstance(values, dict) or key_column not in values:
+                raise ValueError(f"{args.batch}: row {row.number}: no {key_column!r} (--key)")
+            values = {k: v for k, v in values.items() if k != key_column}
+            key = row.values[key_column]  # type: ignore[call-overload]
+        _check_row(args.batch, row.number, values, names, args.strict, args.allow_unknown_inputs)
+        inputs: dict[str, str] | list[str] = (
+            dict(sorted(values.items()))
+            if isinstance(values, dict)
+            else dict(zip(names, values, strict=False))
+            if names and len(values) <= len(names)
+            else list(values)
+        )
+        job_id = identity(args.glif_id, inputs, key)
+        if job_id in jobs:
+            repeated += 1
+            continue
+        jobs[job_id] = (job_id, args.glif_id, inputs, key, row.number)
+    return list(jobs.values()), repeated
+
+
+def _check_row(
     path: Path,
-    rows: list[dict[str, str] | list[str]],
+    number: int,
+    row: dict[str, str] | list[str],
     names: list[str],
     strict: bool,
-    allow_unknown: bool = False,
+    allow_unknown: bool,
 ) -> None:
     """Every row must fit the glif's inputs: checked before the first run is sent.
 
     A column that is no input would be ignored by the API, and every row run on that input's
     default: a typo in a header must not cost a batch of runs (``--allow-unknown-inputs``).
     """
-    for number, row in enumerate(rows, start=1):
-        if isinstance(row, dict):
-            unknown = sorted(set(row) - set(names))
-            if unknown and not allow_unknown:
-                raise ValueError(
-                    f"{path}: row {number}: {', '.join(unknown)} are not inputs of the glif"
-                    f" (its inputs: {', '.join(names) or 'none'}; --allow-unknown-inputs sends them anyway)"
-                )
-            missing = [n for n in names if n not in row]
-        else:
-            if len(row) > len(names) and not allow_unknown:
-                raise ValueError(f"{path}: row {number}: {len(row)} values; the glif takes {len(names)}")
-            missing = names[len(row) :]
-        if strict and missing:
-            raise ValueError(f"{path}: row {number}: missing {', '.join(missing)} (--strict)")
+    if isinstance(row, dict):
+        unknown = sorted(set(row) - set(names))
+        if unknown and not allow_unknown:
+            raise ValueError(
+                f"{path}: row {number}: {', '.join(unknown)} are not inputs of the glif"
+                f" (its inputs: {', '.join(names) or 'none'}; --allow-unknown-inputs sends them anyway)"
+            )
+        missing = [n for n in names if n not in row]
+    else:
+        if len(row) > len(names) and not allow_unknown:
+            raise ValueError(f"{path}: row {number}: {len(row)} values; the glif takes {len(names)}")
+        missing = names[len(row) :]
+    if strict and missing:
+        raise ValueError(f"{path}: row {number}: missing {', '.join(missing)} (--strict)")
 
 
-async def _drive(run: Any, ledger: Ledger, total: int) -> bool:
+async def _batch(
+    args: argparse.Namespace,
+    rows: list[Row],
+    budget: Decimal | None,
+    client_factory: Any,
+    store: JobStore,
+) -> int:
+    db = anyio.CapacityLimiter(1)
+
+    async def in_db(fn: Any, *a: Any) -> Any:
+        return await anyio.to_thread.run_sync(fn, *a, limiter=db)
+
+    async with client_factory(args) as client:
+        glif = await client.get_glif(args.glif_id)
+        names = [s.name for s in graph_inputs(glif.data)] if glif.data is not None else []
+        specs, repeated = _jobs(args, rows, names)
+        made_unknown = await in_db(store.begin, specs)
+        known: dict[str, StoredJob] = await in_db(store.jobs, [s[0] for s in specs])
+        before = _count(known.values())
+        wanted = (
+            {"pending"}
+            | ({"failed"} if args.retry_failed else set())
+            | ({"unknown"} if args.retry_unknown else set())
+        )
+        todo = [
+            Job(args.glif_id, inputs, key=job_id, visibility="PUBLIC" if args.public else None)
+            for job_id, _, inputs, _, _ in specs
+            if known[job_id].state in wanted
+        ]
+        _say(
+            f"{len(specs)} jobs in {args.batch} ({len(rows)} rows"
+            + (f"; {repeated} repeat an earlier row and are the same job" if repeated else "")
+            + f"): {_counts_text(before)}; {len(todo)} to run now"
+        )
+        if made_unknown:
+            _say(
+                f"{made_unknown} job(s) were sent by a run that ended before their answer came:"
+                " now unknown (they may have been paid for)"
+            )
+        run = dispatch(
+            client,
+            todo,
+            concurrency=args.concurrency,
+            strict=args.strict,
+            allow_unknown_inputs=args.allow_unknown_inputs,
+            max_credits=budget,
+            before_submit=lambda job, key: in_db(store.submitted, key),
+        )
+        try:
+            interrupted = await _drive(run, store, in_db, len(todo))
+        finally:
+            with anyio.CancelScope(shield=True):
+                written = await in_db(store.export, args.out, output_format(args.out))
+        after = _count((await in_db(store.jobs, [s[0] for s in specs])).values())
+    return _summary(args, run, before, after, len(todo), written, interrupted)
+
+
+def _count(jobs: Any) -> dict[str, int]:
+    counts = dict.fromkeys(("ok", "failed", "unknown", "pending", "submitted"), 0)
+    for job in jobs:
+        counts[job.state] += 1
+    return counts
+
+
+def _counts_text(c: dict[str, int]) -> str:
+    return f"{c['ok']} ok, {c['failed']} failed, {c['unknown']} unknown, {c['pending']} never run"
+
+
+def _summary(
+    args: argparse.Namespace,
+    run: Dispatch[Any],
+    before: dict[str, int],
+    after: dict[str, int],
+    planned: int,
+    written: int,
+    interrupted: bool,
+) -> int:
+    s = run.stats
+    _say(
+        f"this run: {s.submitted} sent, {s.ok} ok, {s.failed} failed, {s.rejected} rejected"
+        f" (did not match the glif), credits {s.credits}"
+        + (f"; stopped starting runs: {s.stopped_because}" if s.stopped_because else "")
+    )
+    _say(f"now: {_counts_text(after)}")
+    _say(f"{written} jobs written to {args.out} (all the job store holds, this input's and earlier)")
+    if after["failed"]:
+        _say(f"  failed: the run failed or was refused (error_kind in {args.out}); --retry-failed runs them")
+    if after["unknown"]:
+        _say(
+            "  unknown: sent, but no answer was stored (the process ended, or the connection broke):"
+            " they may have run and been paid for; --retry-unknown runs them again"
+        )
+    if after["pending"]:
+        why = s.stopped_because or ("interrupted" if interrupted else "not started")
+        _say(f"  never run: {after['pending']} ({why}); the same command runs them")
+    if interrupted:
+        _say(f"interrupted: answers so far are stored; run the same command to go on ({EXIT_INTERRUPTED})")
+        return EXIT_INTERRUPTED
+    if after["failed"] or after["unknown"] or after["pending"]:
+        _say(f"exit {EXIT_INCOMPLETE}: not every job of {args.batch} is ok")
+        return EXIT_INCOMPLETE
+    _say(f"exit {EXIT_OK}: every job of {args.batch} is ok")
+    return EXIT_OK
+
+
+def _record(r: JobResult[Any]) -> JobRecord:
+    result = r.result
+    price = result.price if result is not None else None
+    raw = r.raw.decode("utf-8", "replace") if r.raw is not None else None
+    return JobRecord(
+        state=r.state,
+        error_kind=None if r.ok else r.kind,
+        error=None if r.error is None else str(r.error),
+        price=None if price is None else str(price),
+        output=result.output if result is not None else None,
+        result=raw,
+        seconds=round(r.seconds, 3),
+    )
+
+
+async def _drive(run: Dispatch[Any], store: JobStore, in_db: Any, total: int) -> bool:
     interrupted = False
     start = time.monotonic()
     async with anyio.create_task_group() as tg:
@@ -235,19 +277,16 @@ async def _drive(run: Any, ledger: Ledger, total: int) -> bool:
                 async for _ in received:
                     interrupted = True
                     if run._stopping:
-                        print("\nabandoning the runs in flight", file=sys.stderr)
+                        _say("\nabandoning the runs in flight (they are left unknown)")
                         tg.cancel_scope.cancel()
                         return
-                    print(
-                        "\nstopping: no new runs; waiting for those in flight (Ctrl-C again to abandon)",
-                        file=sys.stderr,
-                    )
-                    run.stop()
+                    _say("\nstopping: no new runs; waiting for those in flight (Ctrl-C again to abandon)")
+                    run.stop("interrupted")
 
         async def work() -> None:
             async with run as results:
                 async for r in results:
-                    await ledger.record(r)
+                    await in_db(store.record, r.key, _record(r))
                     _progress(run, total, start)
             tg.cancel_scope.cancel()
 
@@ -258,7 +297,7 @@ async def _drive(run: Any, ledger: Ledger, total: int) -> bool:
     return interrupted
 
 
-def _progress(run: Any, total: int, start: float) -> None:
+def _progress(run: Dispatch[Any], total: int, start: float) -> None:
     s = run.stats
     elapsed = time.monotonic() - start
     eta = (total - s.done) * elapsed / s.done if s.done else 0.0

@@ -16,6 +16,7 @@
     │   └── ServerError                5xx
     ├── ResponseDecodeError            the body is not JSON, or not of the expected shape
     ├── RunFailedError                 the Simple API answered 200 with ``error`` in the body
+    │   └── OutOfCreditsError          ... saying the account has no credits for the run
     └── ClientClosedError              the client is not open (never opened, or closed already)
 
 Arguments that cannot make a valid request raise :class:`ValueError` before anything is sent.
@@ -37,6 +38,7 @@ __all__ = [
     "ConnectError",
     "GlifError",
     "NotFoundError",
+    "OutOfCreditsError",
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseDecodeError",
@@ -197,9 +199,14 @@ class ResponseDecodeError(GlifError):
 class RunFailedError(GlifError):
     """The Simple API answered 200 but the run failed; ``result`` holds the decoded body."""
 
-    def __init__(self, message: str, *, result: RunResult, **kwargs: str | None) -> None:
+    def __init__(self, message: str, *, result: RunResult, body: bytes = b"", **kwargs: str | None) -> None:
         super().__init__(message, **kwargs)
         self.result = result
+        self.body = body  # the answer as sent, kept whole: the run may have been paid for
+
+
+class OutOfCreditsError(RunFailedError):
+    """The Simple API said the account cannot pay for the run: no further run will start."""
 
 
 class ClientClosedError(GlifError, RuntimeError):

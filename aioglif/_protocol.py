@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -233,6 +233,37 @@ def query(**params: str | int | bool | None) -> dict[str, str]:
             continue
         out[key] = "1" if value is True else str(value)
     return out
+
+
+# How the Simple API says, in a 200 + error, that the run was not started for the moment (a rate
+# limit, a cap on concurrent runs), or that the account cannot pay for it.
+RATE_LIMIT_TEXT: Final = re.compile(
+    r"rate.?limit|too many (?:requests|concurrent|runs|simultaneous)|concurren\w* (?:limit|runs?)"
+    r"|runs? in progress|slow down|try again (?:later|in)",
+    re.IGNORECASE,
+)
+NO_CREDITS_TEXT: Final = re.compile(
+    r"(?:not enough|insufficient|out of|no (?:more )?|run out of)\s*credits?|credits? (?:exhausted|limit)"
+    r"|payment required|quota exceeded",
+    re.IGNORECASE,
+)
+
+RunErrorKind = Literal["rate_limited", "out_of_credits", "not_found", "failed"]
+
+
+def run_error_kind(message: str) -> RunErrorKind:
+    """What a Simple API ``error`` text means (it answers 200 + ``error``, "for legacy reasons").
+
+    ``rate_limited``: the run did not start; try again later, like a 429. ``out_of_credits``:
+    no run will start. ``not_found``: the glif id is wrong. ``failed``: the run itself failed.
+    """
+    if says_not_found(message):
+        return "not_found"
+    if NO_CREDITS_TEXT.search(message):
+        return "out_of_credits"
+    if RATE_LIMIT_TEXT.search(message):
+        return "rate_limited"
+    return "failed"
 
 
 def says_not_found(message: str | None) -> bool:

@@ -222,16 +222,19 @@ class Sender:
         # a proxy) that echoes the Authorization header cannot put the token in an exception,
         # a run's result or a file.
         body = redact_body(resp.body, self._secret)
-        if self.adaptive is not None:
-            now = anyio.current_time()
-            changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
-            if changed is not None:
-                self._set_rate(changed)
         if 200 <= status < 300:
-            result = decode(decoder, body, method=method, url=resp.url)
+            try:
+                result = decode(decoder, body, method=method, url=resp.url)
+            except e.RateLimitedError:
+                # A 200 whose body says "rate limited" (the Simple API's way): a 429 by another name.
+                self._adapt(429)
+                _bump(sinks, "rate_limited")
+                raise
+            self._adapt(status)
             if on_headers is not None:
                 on_headers(resp.headers)
             return result
+        self._adapt(status)
         if status == 429:
             _bump(sinks, "rate_limited")
         raise status_error(
@@ -242,6 +245,13 @@ class Sender:
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             secret=self._secret,
         )
+
+    def _adapt(self, status: int) -> None:
+        if self.adaptive is not None:
+            now = anyio.current_time()
+            changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
+            if changed is not None:
+                self._set_rate(changed)
 
     async def _wait_for_pause(self, method: str, url: str, deadline: float) -> anyio.Event | None:
         """Wait out the client's pause; the first request after one is its probe (returned)."""

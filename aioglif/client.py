@@ -27,7 +27,7 @@ from ._protocol import (
     parse_http_date,
     query,
     run_body,
-    says_not_found,
+    run_error_kind,
 )
 from ._rate import AdaptiveRate
 from ._retry import RetryPolicy, Safety
@@ -394,34 +394,41 @@ class GlifClient:
         instead of filling missing inputs with defaults. A failed run raises
         :class:`RunFailedError`. Retried only where the run cannot have started.
         """
+        result, _ = await self._run_glif(id, inputs, visibility=visibility, strict=strict)
+        return result
+
+    async def _run_glif(
+        self,
+        id: str,
+        inputs: Mapping[str, str] | Sequence[str],
+        *,
+        visibility: str | None,
+        strict: bool,
+    ) -> tuple[m.RunResult, bytes]:
+        """:meth:`run_glif`, also returning the answer as sent (the dispatcher stores it whole)."""
         self._check_open()
         body = run_body(id, inputs, visibility)
-        result: m.RunResult = await self._sender.request(
+        url = self.settings.simple_api_url
+        result, raw = await self._sender.request(
             "POST",
-            self.settings.simple_api_url,
+            url,
             params=query(strict=strict),
             json=body,
-            decoder=m.RUN_RESULT.decode,
+            decoder=_decode_run,
             safety=Safety.UNSTARTED,
             run_timeouts=True,
         )
-        if result.error is not None and says_not_found(result.error):
+        if result.error is None:
+            return result, raw
+        kind = run_error_kind(result.error)
+        said = e.excerpt(result.error)
+        if kind == "not_found":
             # The Simple API's 200 + "glif not found": the id is wrong, not the run.
             raise e.NotFoundError(
-                f"no glif with id {id!r}: {e.excerpt(result.error)}",
-                status=404,
-                body=e.excerpt(result.error).encode(),
-                method="POST",
-                url=self.settings.simple_api_url,
+                f"no glif with id {id!r}: {said}", status=404, body=said.encode(), method="POST", url=url
             )
-        if result.error is not None:
-            raise e.RunFailedError(
-                f"run of glif {id!r} failed: {e.excerpt(result.error)}",
-                result=result,
-                method="POST",
-                url=self.settings.simple_api_url,
-            )
-        return result
+        cls = e.OutOfCreditsError if kind == "out_of_credits" else e.RunFailedError
+        raise cls(f"run of glif {id!r} failed: {said}", result=result, body=raw, method="POST", url=url)
 
     # --- users -----------------------------------------------------------------------------
 
@@ -524,3 +531,11 @@ def _query_glifs(
         q=q,
         includes="spells.data" if include_graph else None,
     )
+
+
+def _decode_run(body: bytes) -> tuple[m.RunResult, bytes]:
+    result = m.RUN_RESULT.decode(body)
+    if result.error is not None and run_error_kind(result.error) == "rate_limited":
+        # Said in a 200 ("for legacy reasons"): the run did not start; retried like a 429.
+        raise e.RateLimitedError(f"rate limited (a 200 whose error says so): {e.excerpt(result.error)}")
+    return result, body

@@ -13,8 +13,14 @@ graph is read once. The API itself ignores unknown input names and runs on the d
 typo in a CSV header would otherwise pay for runs that ignore the column;
 ``allow_unknown_inputs=True`` sends such jobs anyway. A run that
 fails (the Simple API's 200 with ``error``) is a failed result, not an exception; the batch goes
-on unless ``fail_fast``. ``max_credits`` stops starting runs once the credits spent, plus what
-the runs in flight are likely to cost, reach it.
+on unless ``fail_fast``.
+
+``max_credits`` is a hard budget: spending never passes it by more than one run's price. Each run
+in flight reserves the highest price seen for its glif, and a run starts only if what was spent
+plus what is reserved plus its own reservation fits; until a glif's price is known, one run at a
+time. A price that is not a finite number >= 0 makes that job fail (:class:`PriceError`) and stops
+all further spending; so does a run with no price at all while a budget is kept. The Simple API
+saying the account is out of credits stops starting runs too.
 """
 
 from __future__ import annotations
@@ -30,12 +36,32 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import GlifError, NotFoundError, RunFailedError
+from ._errors import (
+    APIStatusError,
+    AuthenticationError,
+    GlifError,
+    NotFoundError,
+    OutOfCreditsError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ResponseDecodeError,
+    RunFailedError,
+    TransportError,
+)
 from .client import GlifClient
 from .graph import inputs as graph_inputs
 from .models import Glif, RunResult
 
-__all__ = ["Dispatch", "DispatchStats", "Job", "JobResult", "RejectedJob", "dispatch"]
+__all__ = [
+    "Dispatch",
+    "DispatchStats",
+    "Job",
+    "JobResult",
+    "PriceError",
+    "RejectedJob",
+    "dispatch",
+    "error_kind",
+]
 
 if TYPE_CHECKING:
     # The key type of a job without a key is its index, an int (PEP 696 default, for checkers).
@@ -74,6 +100,18 @@ class JobResult(Generic[K]):
     result: RunResult | None
     error: GlifError | None
     seconds: float  # from sending the run to its answer; 0 for a rejected job
+    raw: bytes | None = None  # the answer as sent, whole (also when it did not decode)
+
+    @property
+    def kind(self) -> str:
+        """``ok``, or why not: see :func:`error_kind`."""
+        return error_kind(self.error)
+
+    @property
+    def state(self) -> str:
+        """What the job is now: ``ok``; ``failed``; ``unknown`` (sent, no answer: it may have
+        run and been paid for); ``pending`` (it surely did not start: it may run later)."""
+        return STATE_OF_KIND[self.kind]
 
     @property
     def ok(self) -> bool:
@@ -88,8 +126,54 @@ class JobResult(Generic[K]):
         return None
 
     @property
-    def output(self) -> str | None:
+    def output(self) -> str | list[object] | dict[str, object] | None:
         return self.result.output if self.result is not None else None
+
+
+class PriceError(GlifError):
+    """The answer's ``price`` is not a finite number ≥ 0: nothing more is spent on the batch."""
+
+
+# Why a job did not end ok, and the state that leaves it in.
+STATE_OF_KIND: dict[str, str] = {
+    "ok": "ok",
+    "rejected": "failed",  # cannot match its glif, or no such glif: nothing was paid
+    "run_failed": "failed",  # the Simple API's 200 + error: the run ran and failed
+    "bad_price": "failed",  # ran; its price makes no sense (kept, and spending stops)
+    "undecodable": "failed",  # ran; the answer is kept raw
+    "rate_limited": "pending",  # said so after every retry: the run did not start
+    "out_of_credits": "pending",  # the account cannot pay: did not start
+    "refused": "pending",  # 401/403: did not start
+    "not_sent": "pending",  # no connection was made
+    "no_answer": "unknown",  # sent; timed out or the connection broke: it may have run
+    "server_error": "unknown",  # sent; a 5xx: it may have run
+    "error": "failed",
+}
+
+
+def error_kind(error: GlifError | None) -> str:
+    """The kind of a job's error, a key of :data:`STATE_OF_KIND` (``ok`` for no error)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, (RejectedJob, NotFoundError)):
+        return "rejected"
+    if isinstance(error, OutOfCreditsError):
+        return "out_of_credits"
+    if isinstance(error, RunFailedError):
+        return "run_failed"
+    if isinstance(error, PriceError):
+        return "bad_price"
+    if isinstance(error, ResponseDecodeError):
+        return "undecodable"
+    if isinstance(error, RateLimitedError):
+        return "rate_limited"
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        return "refused"
+    if isinstance(error, TransportError):
+        return "no_answer" if error.request_sent else "not_sent"
+    if isinstance(error, APIStatusError):
+        return "server_error" if error.status >= 500 else "error"
+    return "error"
 
 
 @dataclass
@@ -101,6 +185,9 @@ class DispatchStats:
     in_flight: int = 0
     credits: Decimal = field(default_factory=Decimal)
     stopped_by_budget: bool = False
+    # Why no more runs were started before the jobs ran out: "budget", "out of credits",
+    # "bad price", "price unknown", "refused", "failure" (fail_fast), "stopped" (stop()).
+    stopped_because: str | None = None
 
     @property
     def done(self) -> int:
@@ -144,10 +231,24 @@ class Dispatch(Generic[K]):
         self._send: MemoryObjectSendStream[JobResult[K]]
         self._receive: MemoryObjectReceiveStream[JobResult[K]]
         self._drained = False
+        # The budget: the highest price seen per glif, what the runs in flight may cost, and
+        # how many runs of a glif whose price is not known yet are in flight (at most one).
+        self._prices: dict[str, Decimal] = {}
+        self._reserved = Decimal(0)
+        self._unpriced = 0
+        self._changed: anyio.Event | None = None  # made on entry: it belongs to the event loop
 
-    def stop(self) -> None:
+    def stop(self, because: str = "stopped") -> None:
         """Start no more runs; those in flight finish and their results still come out."""
+        if not self._stopping:
+            self.stats.stopped_because = because
         self._stopping = True
+        self._signal()
+
+    def _signal(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = anyio.Event()
 
     async def __aenter__(self) -> Dispatch[K]:
         if self.check_credits:
@@ -158,6 +259,7 @@ class Dispatch(Generic[K]):
                     raise ValueError(f"no credits left ({remaining:g}): nothing was run")
                 left = remaining
                 self.max_credits = left if self.max_credits is None else min(self.max_credits, left)
+        self._changed = anyio.Event()
         self._send, self._receive = anyio.create_memory_object_stream[JobResult[K]](self.concurrency)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -199,7 +301,7 @@ class Dispatch(Generic[K]):
                 key: K = job.key if job.key is not None else index  # type: ignore[assignment]
                 index += 1
                 await slots.acquire()
-                if self._stopping or self._over_budget():
+                if self._stopping:
                     slots.release()
                     break
                 problem = await self._check(job)
@@ -208,47 +310,93 @@ class Dispatch(Generic[K]):
                     self.stats.rejected += 1
                     await self._deliver(JobResult(job, key, None, problem, 0.0))
                     continue
+                reserved = await self._reserve(job.glif_id)
+                if reserved is None:
+                    slots.release()
+                    break
                 if self._before_submit is not None:
                     await self._before_submit(job, key)
                 self.stats.submitted += 1
                 self.stats.in_flight += 1
-                runs.start_soon(self._run, job, key, slots)
+                runs.start_soon(self._run, job, key, slots, reserved)
 
-    def _over_budget(self) -> bool:
+    async def _reserve(self, glif_id: str) -> tuple[Decimal, bool] | None:
+        """Reserve what the run may cost, waiting for runs in flight if need be; None: stop.
+
+        The reservation is the highest price seen for the glif. Until a price is known only
+        one unpriced run is in flight, so spending passes the budget by one run's price at most.
+        """
         if self.max_credits is None:
-            return False
-        s = self.stats
-        finished = s.ok + s.failed
-        likely = (s.credits / finished) * s.in_flight if finished else Decimal(0)
-        if s.credits + likely >= self.max_credits:
-            s.stopped_by_budget = True
-            return True
-        return False
+            return Decimal(0), False
+        while not self._stopping:
+            s = self.stats
+            committed = s.credits + self._reserved
+            price = self._prices.get(glif_id)
+            if price is None:
+                if self._unpriced == 0 and committed < self.max_credits:
+                    self._unpriced += 1
+                    return Decimal(0), True
+            elif committed + price <= self.max_credits:
+                self._reserved += price
+                return price, False
+            if s.in_flight == 0:  # nothing will free a reservation: the budget is reached
+                s.stopped_by_budget = True
+                self.stop("budget")
+                return None
+            assert self._changed is not None
+            await self._changed.wait()
+        return None
 
-    async def _run(self, job: Job[K], key: K, slots: anyio.Semaphore) -> None:
+    async def _run(self, job: Job[K], key: K, slots: anyio.Semaphore, reserved: tuple[Decimal, bool]) -> None:
         start = time.perf_counter()
         result: RunResult | None = None
         error: GlifError | None = None
+        raw: bytes | None = None
         try:
-            result = await self.client.run_glif(
+            result, raw = await self.client._run_glif(
                 job.glif_id, job.inputs, visibility=job.visibility, strict=self.strict
             )
+        except (RunFailedError, ResponseDecodeError) as exc:
+            error, raw = exc, exc.body
+            result = exc.result if isinstance(exc, RunFailedError) else None
         except GlifError as exc:
             error = exc
         finally:
+            # Spent and released in one step (no await between): the budget never sees a gap.
             self.stats.in_flight -= 1
+            self._reserved -= reserved[0]
+            self._unpriced -= reserved[1]
             slots.release()
-        done = JobResult(job, key, result, error, time.perf_counter() - start)
-        if done.price is not None:
-            self.stats.credits += done.price
+            error = self._account(job, result, error)
+            self._signal()
+        done = JobResult(job, key, result, error, time.perf_counter() - start, raw)
         if error is None:
             self.stats.ok += 1
         else:
             self.stats.failed += 1
             if self.fail_fast:
                 self._first_failure = self._first_failure or error
-                self.stop()
+                self.stop("failure")
         await self._deliver(done)
+
+    def _account(self, job: Job[K], result: RunResult | None, error: GlifError | None) -> GlifError | None:
+        """Count what the run cost; returns the job's error (a price that makes no sense is one)."""
+        price = result.price if result is not None else None
+        if price is not None and (not price.is_finite() or price < 0):
+            self.stop("bad price")
+            return error or PriceError(f"the run's price is {str(price)!r}, not a finite number >= 0")
+        if price is not None:
+            self.stats.credits += price
+            known = self._prices.get(job.glif_id)
+            self._prices[job.glif_id] = price if known is None else max(known, price)
+        elif self.max_credits is not None and (error is None or isinstance(error, ResponseDecodeError)):
+            # It ran, and nobody can say what it cost: the budget cannot be kept any more.
+            self.stop("price unknown")
+        if isinstance(error, OutOfCreditsError):
+            self.stop("out of credits")
+        elif isinstance(error, (AuthenticationError, PermissionDeniedError)):
+            self.stop("refused")
+        return error
 
     async def _deliver(self, result: JobResult[K]) -> None:
         try:

@@ -263,7 +263,9 @@ class RunResult(_Model, frozen=True):
 
     id: str | None = None
     inputs: dict[str, str] | None = None
-    output: str | None = None
+    # Documented as a string; the official Discord bot guards against a list: whatever JSON
+    # comes is kept, since the run was paid for.
+    output: str | list[object] | dict[str, object] | None = None
     output_full: OutputFull | None = None
     price: Decimal | None = None
     nodes: list[RunNode] | None = None
@@ -279,7 +281,8 @@ class RunResult(_Model, frozen=True):
         URLs are recognised in ``output`` or ``output_full.value``.
         """
         full = self.output_full.value if self.output_full is not None else None
-        return is_nsfw_placeholder(self.output) or is_nsfw_placeholder(full)
+        output = self.output if isinstance(self.output, str) else None
+        return is_nsfw_placeholder(output) or is_nsfw_placeholder(full)
 
 
 class BotGlif(_Model, frozen=True):

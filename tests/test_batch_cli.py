@@ -1,152 +1,316 @@
-"""``aioglif run --batch`` as a real process: results, resume, unknown jobs, Ctrl-C, bad input."""
+"""``aioglif run --batch``: the job store, identity, reruns, refusals, kills, two processes."""
 
 from __future__ import annotations
 
 import json
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aioglif.cli import main
 from aioglif.testing import fake_server_process
 
+JOBS = 40
+
+
+class Api:
+    def __init__(self, base: str, glifs: list[dict[str, Any]]) -> None:
+        self.base = base
+        with_one = [g for g in glifs if _names(g)]
+        self.glif, self.other = with_one[0]["id"], with_one[1]["id"]
+        self.name, self.other_name = _names(with_one[0])[0], _names(with_one[1])[0]
+
+    def control(self, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        with urllib.request.urlopen(urllib.request.Request(self.base + "/_fake/" + what, data=data)) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def reset(self, **faults: Any) -> None:
+        self.control("faults", {"run_latency": 0.05, "max_concurrent_runs": 8, **faults})
+        self.control("reset", {})
+
+    @property
+    def runs_started(self) -> int:
+        return int(self.control("stats")["runs_started"])
+
+    def argv(self, inputs: Path, out: Path, *extra: str, glif: str | None = None) -> list[str]:
+        return [
+            *("--api-url", self.base + "/api", "--simple-api-url", self.base + "/simple"),
+            *("--token", "fake-token", "run", glif or self.glif, "--batch", str(inputs)),
+            *("--out", str(out), "--concurrency", "8", *extra),
+        ]
+
+
+def _names(glif: dict[str, Any]) -> list[str]:
+    return [n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock"]
+
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[tuple[str, str, str]]:
-    """A fake Glif API process whose runs take 0.2 s; yields (api url, simple url, "glif input")."""
-    args = (
-        "--seed",
-        "5",
-        "--glifs",
-        "30",
-        "--runs",
-        "10",
-        "--run-latency",
-        "0.2",
-        "--max-concurrent-runs",
-        "8",
-        "--credits",
-        "1000000",
-    )
+def api() -> Iterator[Api]:
+    args = ("--seed", "5", "--glifs", "30", "--runs", "10", "--credits", "1000000")
     with fake_server_process(*args) as base:
         glifs = json.loads(urllib.request.urlopen(base + "/api/glifs?limit=100&includes=spells.data").read())
-        glif = next(x for x in glifs if any(n["type"] == "TextInputBlock" for n in x["data"]["nodes"]))
-        name = next(n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock")
-        yield base + "/api", base + "/simple", glif["id"] + " " + name
+        yield Api(base, glifs)
 
 
-def batch(api: tuple[str, str, str], tmp: Path, *extra: str, rows: int = 40) -> tuple[list[str], Path]:
-    glif_id, name = api[2].split()
-    inputs = tmp / "inputs.csv"
-    inputs.write_text(name + "\n" + "".join(f"value {i}\n" for i in range(rows)))
-    argv = [
-        sys.executable,
-        "-m",
-        "aioglif",
-        "--api-url",
-        api[0],
-        "--simple-api-url",
-        api[1],
-        "--token",
-        "fake-token",
-        "run",
-        glif_id,
-        "--batch",
-        str(inputs),
-        "--out",
-        str(tmp / "out.jsonl"),
-        "--concurrency",
-        "8",
-        *extra,
-    ]
-    return argv, tmp / "out.jsonl"
+@pytest.fixture
+def fresh(api: Api) -> Api:
+    api.reset()
+    return api
 
 
-def lines(path: Path) -> list[dict[str, object]]:
-    return [json.loads(x) for x in path.read_text().splitlines()]
+def write_inputs(path: Path, name: str, values: list[str]) -> Path:
+    path.write_text(name + "\n" + "".join(f"{v}\n" for v in values))
+    return path
 
 
-def test_a_batch_runs_every_row_once_and_a_rerun_skips_them(
-    api: tuple[str, str, str], tmp_path: Path
-) -> None:
-    argv, out = batch(api, tmp_path)
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    results = lines(out)
-    assert sorted(int(r["key"]) for r in results) == list(range(1, 41))  # type: ignore[call-overload]
-    assert all(r["ok"] and r["price"] for r in results)
-    again = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert again.returncode == 0
-    assert "40 done before, 0 to run" in again.stderr
-    assert len(lines(out)) == 40
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").split("\n") if x]
 
 
-def test_resume_from_a_partial_out_reports_unknown_jobs(api: tuple[str, str, str], tmp_path: Path) -> None:
-    argv, out = batch(api, tmp_path)
-    assert subprocess.run(argv, capture_output=True, timeout=60, check=False).returncode == 0
-    kept = out.read_text().splitlines()[:10]
-    out.write_text("\n".join(kept) + "\n" + '{"key": "torn li')  # a line torn by a crash
-    ledger = out.with_name(out.name + ".ledger")
-    submitted = [json.loads(x)["key"] for x in kept] + ["39", "40"]  # sent, never answered
-    ledger.write_text("".join(json.dumps({"key": k}) + "\n" for k in submitted))
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 1  # something is unknown
-    assert "2 job(s) were sent before but have no result" in done.stderr
-    keys = [r["key"] for r in lines(out)]
-    assert len(keys) == 38
-    assert len(set(keys)) == 38
-    assert "39" not in keys
-    retried = subprocess.run(
-        [*argv, "--retry-unknown"], capture_output=True, text=True, timeout=60, check=False
+def store_counts(out: Path) -> dict[str, int]:
+    try:
+        with sqlite3.connect(out.with_name(out.name + ".jobs.sqlite")) as db:
+            return dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
+    except sqlite3.Error:
+        return {}
+
+
+def as_process(argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aioglif", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
     )
-    assert retried.returncode == 0, retried.stderr
-    keys = [r["key"] for r in lines(out)]
-    assert sorted(keys, key=int) == [str(i) for i in range(1, 41)]
 
 
-def test_ctrl_c_waits_for_runs_in_flight_and_loses_nothing(api: tuple[str, str, str], tmp_path: Path) -> None:
-    argv, out = batch(api, tmp_path, rows=80)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+def wait_for(proc: subprocess.Popen[str], out: Path, states: tuple[str, ...], at_least: int) -> bool:
+    """Wait until the store holds ``at_least`` jobs in ``states`` (progress, not time)."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if sum(store_counts(out).get(s, 0) for s in states) >= at_least:
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_a_batch_runs_each_job_once_and_a_rerun_skips_them_by_identity(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, [f"value {i}" for i in range(JOBS)])
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0
+    results = lines(out)
+    assert sorted(int(r["key"]) for r in results) == list(range(1, JOBS + 1))
+    assert all(r["ok"] and r["state"] == "ok" and r["price"] and r["output"] for r in results)
+    assert fresh.runs_started == JOBS
+    assert "exit 0: every job" in capsys.readouterr().err
+    # Rows reordered and one repeated: the same jobs, nothing runs.
+    write_inputs(inputs, fresh.name, [f"value {i}" for i in reversed(range(JOBS))] + ["value 3"])
+    assert main(fresh.argv(inputs, out)) == 0
+    err = capsys.readouterr().err
+    assert f"{JOBS} ok, 0 failed, 0 unknown, 0 never run; 0 to run now" in err
+    assert "1 repeat an earlier row and are the same job" in err
+    assert fresh.runs_started == JOBS
+    assert len(lines(out)) == JOBS
+
+
+def test_an_edited_input_runs_its_new_rows_and_another_glif_its_own_jobs(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a", "b"])
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0
+    write_inputs(inputs, fresh.name, ["X1", "X2", "X3"])
+    assert main(fresh.argv(inputs, out)) == 0
+    assert fresh.runs_started == 5
+    assert {r["inputs"][fresh.name] for r in lines(out)} == {"a", "b", "X1", "X2", "X3"}
+    other = write_inputs(tmp_path / "other.csv", fresh.other_name, ["X1", "X2", "X3"])
+    assert main(fresh.argv(other, out, glif=fresh.other)) == 0
+    assert fresh.runs_started == 8
+    assert sorted(r["glif_id"] for r in lines(out)) == sorted([fresh.glif] * 5 + [fresh.other] * 3)
+    # A key column makes the same inputs different jobs.
+    keyed = tmp_path / "keyed.csv"
+    keyed.write_text(f"id,{fresh.name}\n1,same\n2,same\n")
+    assert main(fresh.argv(keyed, out, "--key", "id")) == 0
+    assert fresh.runs_started == 10
+    assert "2 jobs in" in capsys.readouterr().err
+
+
+def test_files_that_are_not_ours_are_refused_untouched(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a", "b"])
+    precious = tmp_path / "precious.txt"
+    precious.write_text("do not touch\n")
+    crawl_db = tmp_path / "crawl.sqlite"
+    with sqlite3.connect(crawl_db) as db:
+        db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    crawl_bytes = crawl_db.read_bytes()
+    cases = [
+        (precious, "that aioglif did not write"),
+        (inputs, "is the input file"),
+        (crawl_db, "SQLite database"),
+    ]
+    for out, message in cases:
+        before = out.read_bytes()
+        assert main(fresh.argv(inputs, out)) == 2
+        assert message in capsys.readouterr().err
+        assert out.read_bytes() == before
+        assert not out.with_name(out.name + ".jobs.sqlite").exists()
+    assert crawl_db.read_bytes() == crawl_bytes
+    # Our own export, changed since (a blank line added): refused too, and nothing is lost.
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0
+    out.write_text(out.read_text() + "\n")
+    assert main(fresh.argv(inputs, out)) == 2
+    assert "was changed since aioglif wrote it" in capsys.readouterr().err
+    out.unlink()
+    assert main(fresh.argv(inputs, out)) == 0
+    assert len(lines(out)) == 2
+    assert fresh.runs_started == 2
+
+
+def test_failed_jobs_wait_for_retry_failed(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, [f"v{i}" for i in range(10)])
+    out = tmp_path / "out.jsonl"
+    fresh.reset(run_failure_rate=1.0)
+    assert main(fresh.argv(inputs, out)) == 1
+    err = capsys.readouterr().err
+    assert "0 ok, 10 failed" in err and "--retry-failed runs them" in err and "exit 1" in err
+    assert {r["error_kind"] for r in lines(out)} == {"run_failed"}
+    fresh.reset()
+    assert main(fresh.argv(inputs, out)) == 1  # failed jobs are not run again by themselves
+    assert fresh.runs_started == 0
+    assert main(fresh.argv(inputs, out, "--retry-failed")) == 0
+    assert fresh.runs_started == 10
+    assert all(r["ok"] for r in lines(out))
+
+
+def test_output_of_any_shape_and_unknown_keys_are_kept(fresh: Api, tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a"])
+    fresh.reset(run_output="list")
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0
+    (line,) = lines(out)
+    assert line["output"] == [line["result"]["outputFull"]["value"]]
+    assert line["result"]["outputFull"]["width"] == 512  # a key no model knows
+
+
+def test_csv_and_parquet_exports(fresh: Api, tmp_path: Path) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ['"quoted, with comma"', "plain"])
+    assert main(fresh.argv(inputs, tmp_path / "out.csv")) == 0
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [json.loads(r["inputs"])[fresh.name] for r in rows] == ["quoted, with comma", "plain"]
+    assert main(fresh.argv(inputs, tmp_path / "out.parquet")) == 0
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.num_rows == 2 and table.column("state").to_pylist() == ["ok", "ok"]
+
+
+def test_killed_at_five_moments_every_job_is_there_once_and_paid_once(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.1)
+    jobs = 60
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"k{i}" for i in range(jobs)])
+    out = tmp_path / "out.jsonl"
+    rng = random.Random(9)
+    kills = 0
+    for target in sorted(rng.sample(range(4, jobs - 8), 5)):
+        proc = as_process(api.argv(inputs, out))
+        if wait_for(proc, out, ("ok", "failed", "unknown"), target) and proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=30)
+    assert kills == 5
+    done = as_process(api.argv(inputs, out))
+    _, err = done.communicate(timeout=60)
+    counts = store_counts(out)
+    results = lines(out)
+    assert sorted(r["row"] for r in results) == list(range(1, jobs + 1)), err  # each job once
+    unknown = counts.get("unknown", 0)
+    assert counts.get("ok", 0) + unknown == jobs
+    assert done.returncode == (1 if unknown else 0), err
+    # Paid once: a job killed in flight is unknown and not run again; each other ran once.
+    assert jobs - unknown <= api.runs_started <= jobs
+
+
+def test_two_processes_on_one_store_the_second_is_refused(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.1)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"t{i}" for i in range(30)])
+    out = tmp_path / "out.jsonl"
+    api.control("gate", {"after": 6})  # the first process is held after a few runs
+    try:
+        first = as_process(api.argv(inputs, out))
+        assert wait_for(first, out, ("submitted",), 1)
+        second = as_process(api.argv(inputs, out))
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert "in use by another process" in err
+        assert "Traceback" not in err
+    finally:
+        api.control("gate", {"after": None})
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert api.runs_started == 30
+    assert len(lines(out)) == 30
+
+
+def test_ctrl_c_waits_for_runs_in_flight_and_loses_nothing(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.1)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"c{i}" for i in range(60)])
+    out = tmp_path / "out.jsonl"
+    proc = as_process(api.argv(inputs, out))
+    assert wait_for(proc, out, ("ok",), 10)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stderr
-    assert "waiting for those in flight" in stderr
-    first = [r["key"] for r in lines(out)]
-    submitted = {json.loads(x)["key"] for x in out.with_name(out.name + ".ledger").read_text().splitlines()}
-    assert 0 < len(first) < 80
-    assert submitted == set(first)  # every run that was sent has its result: none is unknown
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    keys = [r["key"] for r in lines(out)]
-    assert sorted(keys, key=int) == [str(i) for i in range(1, 81)]  # each once
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "waiting for those in flight" in err
+    first = lines(out)
+    assert 0 < sum(r["ok"] for r in first) < 60
+    assert {r["state"] for r in first} <= {"ok", "pending"}  # every run sent has its answer
+    assert main(api.argv(inputs, out)) == 0
+    assert sorted(r["row"] for r in lines(out)) == list(range(1, 61))
+    assert api.runs_started == 60
 
 
 def test_bad_batch_input_exits_2_before_any_run(
-    api: tuple[str, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    glif_id, name = api[2].split()
-    base = ["--api-url", api[0], "--simple-api-url", api[1], "--token", "fake-token", "run", glif_id]
     wrong = tmp_path / "wrong.csv"
-    wrong.write_text(f"{name},not_an_input\na,b\n")
+    wrong.write_text(f"{fresh.name},not_an_input\na,b\n")
     broken = tmp_path / "broken.jsonl"
-    broken.write_text(f'{{"{name}": "a"}}\n{{"{name}": "b"}}\n{{oops\n')
+    broken.write_text(f'{{"{fresh.name}": "a"}}\n{{"{fresh.name}": "b"}}\n{{oops\n')
+    short = tmp_path / "short.csv"
+    short.write_text(f"{fresh.name},other\na\n")
     cases = [
         (wrong, "not_an_input are not inputs of the glif"),
         (tmp_path / "missing.csv", "cannot read"),
         (broken, "broken.jsonl:3: not valid JSON"),
+        (short, "row 1 (line 2): 1 cells"),
     ]
     for path, message in cases:
         out = tmp_path / f"{path.stem}.out.jsonl"
-        assert main([*base, "--batch", str(path), "--out", str(out)]) == 2
+        assert main(fresh.argv(path, out)) == 2
         assert message in capsys.readouterr().err
         assert not out.exists()
+    assert fresh.runs_started == 0
     with pytest.raises(SystemExit) as info:
-        main([*base, "--batch", str(wrong), "--out", str(tmp_path / "x"), "--concurrency", "0"])
+        main([*fresh.argv(wrong, tmp_path / "x"), "--concurrency", "0"])
     assert info.value.code == 2

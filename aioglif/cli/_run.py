@@ -24,9 +24,28 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--public", action="store_true", help="make the run public")
     run.add_argument("--strict", action="store_true", help="fail instead of defaulting missing inputs")
     run.add_argument("--batch", type=Path, metavar="FILE", help="run once per row of a .csv or .jsonl file")
-    run.add_argument("--out", type=Path, metavar="FILE", help="--batch: append results here (JSONL)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="--batch: the results (JSONL; .csv or .parquet by name), exported from the job store"
+        " FILE.jobs.sqlite beside it",
+    )
     run.add_argument("--concurrency", type=positive(int), default=8, help="--batch: runs in flight")
-    run.add_argument("--max-credits", type=positive(float), help="--batch: stop starting runs at this spend")
+    run.add_argument(
+        "--max-credits",
+        type=positive(float),
+        help="--batch: a hard budget: spending passes it by one run's price at most",
+    )
+    run.add_argument(
+        "--key", metavar="COLUMN", help="--batch: a column of yours that is part of each job's identity"
+    )
+    run.add_argument(
+        "--fill-defaults",
+        action="store_true",
+        help="--batch: a CSV row with fewer cells than the header gets the glif's defaults",
+    )
+    run.add_argument("--retry-failed", action="store_true", help="--batch: run failed jobs again")
     run.add_argument(
         "--allow-unknown-inputs",
         action="store_true",
@@ -35,7 +54,7 @@ def add_parsers(sub: Any) -> None:
     run.add_argument(
         "--retry-unknown",
         action="store_true",
-        help="--batch: run again jobs that were sent but have no result",
+        help="--batch: run again jobs that were sent but have no answer (they may have been paid for)",
     )
     run.set_defaults(handler=_run_command)
 

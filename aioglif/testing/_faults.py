@@ -21,7 +21,7 @@ class Faults:
     # of 30 s into 30 ms. 0: runs take only run_latency.
     run_time_scale: float = 0.0
     run_failure_rate: float = 0.0  # fraction of runs that fail (200 with "error")
-    max_concurrent_runs: int | None = None  # per token; beyond it a run is answered 429
+    max_concurrent_runs: int | None = None  # per token; beyond it a run is refused (see simple_errors)
     rate_limit: float | None = None  # requests per second per token (or per client without one)
     # How the limit is counted (see aioglif.testing._limits): a token bucket, fixed or sliding
     # windows of ``window`` seconds, or a cap of ``rate_limit`` requests being answered at once.
@@ -34,6 +34,12 @@ class Faults:
     drop_rate: float = 0.0  # fraction whose connection is closed without an answer
     truncate_rate: float = 0.0  # fraction whose body is cut short and the connection closed
     seed: int = 0
+    # How the Simple API says a run was refused (too many at once, no credits, no such glif):
+    # "body" as documented, 200 with an ``error`` text ("for legacy reasons"); "status" as the
+    # 2023 docs said, 429 / 402 / 404 with the same text.
+    simple_errors: Literal["body", "status"] = "body"
+    run_price: str | None = None  # the price every run reports and costs ("NaN", "-1" allowed)
+    run_output: Literal["string", "list", "object"] = "string"  # the shape of ``output``
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,10 @@ class SimpleHandler:
             return web.json_response({"error": "Request body is not valid JSON"})
         if not isinstance(body, dict):
             return web.json_response({"error": "Request body must be a JSON object"})
+        f = self.faults
         glif = self.data.glif_by_id.get(request.match_info.get("id") or body.get("id") or "")
         if glif is None:
-            return web.json_response({"error": "Glif not found"})
+            return _refuse(f, 404, "Glif not found")
         inputs, problem = run_inputs(
             glif["data"]["nodes"],
             body,
@@ -47,10 +48,9 @@ class SimpleHandler:
         )
         if problem:
             return web.json_response({"error": problem})
-        f = self.faults
         running = self._runs_in_flight.get(user["id"], 0)
         if f.max_concurrent_runs is not None and running >= f.max_concurrent_runs:
-            return error(429, "Too many runs in progress", {"Retry-After": "1"})
+            return _refuse(f, 429, "Too many concurrent runs: wait for one to finish", {"Retry-After": "1"})
         self._runs_in_flight[user["id"]] = running + 1
         self.runs_started += 1
         try:
@@ -66,13 +66,24 @@ class SimpleHandler:
             f.run_failure_rate and self._rng.random() < f.run_failure_rate
         ):
             return web.json_response({"error": "Run failed: the model returned an error", "inputs": inputs})
-        price = Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
+        said = f.run_price
+        price = (
+            Decimal(said)
+            if said is not None
+            else Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
+        )
+        cost = price if price.is_finite() and price > 0 else Decimal(0)
         balance = self.data.credits.get(user["id"], Decimal(0))
-        if balance < price:
-            return web.json_response({"error": "Not enough credits"})
-        self.data.credits[user["id"]] = balance - price
+        if balance < cost:
+            return _refuse(f, 402, "Not enough credits")
+        self.data.credits[user["id"]] = balance - cost
         output_type = glif.get("outputType") or "TEXT"
         output = " ".join(inputs.values()) if output_type == "TEXT" else self.data._output(output_type)
+        answer: object = output
+        if f.run_output == "list":
+            answer = [output]
+        elif f.run_output == "object":
+            answer = {"value": output, "extra": [1, 2]}
         public = str(body.get("visibility", "PRIVATE")).upper() == "PUBLIC"
         run = self.data.add_run(
             glif["id"], user["id"], public=public, inputs=inputs, output=output, price=price
@@ -86,12 +97,18 @@ class SimpleHandler:
                 "id": glif["id"],
                 "runId": run["id"],
                 "inputs": inputs,
-                "output": output,
-                "outputFull": {"type": output_type, "value": output},
-                "price": str(price),
+                "output": answer,
+                "outputFull": {"type": output_type, "value": output, "width": 512},
+                "price": said if said is not None else str(price),
                 "nodes": nodes,
             }
         )
+
+
+def _refuse(f: Faults, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    if f.simple_errors == "status":
+        return error(status, message, headers)
+    return web.json_response({"error": message})
 
 
 CORS = {"Access-Control-Allow-Origin": "*"}

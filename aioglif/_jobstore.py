@@ -1,0 +1,297 @@
+"""The batch runner's job store: one SQLite file beside the results (see :mod:`aioglif._store`).
+
+A job is what it says: its identity is its glif id and its canonical inputs (named, sorted;
+positional ones named by the glif's inputs), plus the user's key column when one is given. The
+same row twice is one job; an edited row is a new job; another glif is other jobs.
+
+States, each committed in its own transaction::
+
+    pending ──(committed before the request is sent)──▶ submitted ──▶ ok | failed
+                                                            │
+                      (the process died, or the answer never came)
+                                                            ▼
+                                                         unknown
+
+``unknown`` means the run may have been made and paid for: it is run again only when asked
+(``--retry-unknown``); ``failed`` likewise (``--retry-failed``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._store import SQLiteStore, write_aside
+
+__all__ = ["JobRecord", "JobStore", "StoredJob", "identity", "store_path"]
+
+STATES = ("pending", "submitted", "ok", "failed", "unknown")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, glif_id TEXT NOT NULL, inputs TEXT NOT NULL, key TEXT, row INTEGER,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL, error_kind TEXT, error TEXT, price TEXT,
+    output TEXT, result TEXT, seconds REAL, submitted_at REAL, finished_at REAL);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
+CREATE TABLE IF NOT EXISTS exports (path TEXT NOT NULL, sha256 TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (path, sha256));
+"""
+
+EXPORT_COLUMNS = (
+    "row", "key", "state", "ok", "glif_id", "inputs", "output", "price", "error_kind", "error",
+    "seconds", "attempts", "job",
+)  # fmt: skip
+
+
+def store_path(out: Path) -> Path:
+    """Where the job store of a results file lives: beside it."""
+    return out.with_name(out.name + ".jobs.sqlite")
+
+
+def identity(glif_id: str, inputs: Mapping[str, str] | Sequence[str], key: str | None) -> str:
+    """A job's identity: a hash of its glif, canonical inputs and key (None: no key column)."""
+    canonical = json.dumps(
+        [glif_id, inputs if isinstance(inputs, Mapping) else list(inputs), key],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    id: str
+    glif_id: str
+    inputs: dict[str, str] | list[str]
+    key: str | None
+    row: int | None
+    state: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What one request ended in, to store."""
+
+    state: str  # ok | failed | unknown
+    error_kind: str | None = None
+    error: str | None = None
+    price: str | None = None
+    output: Any = None  # whatever JSON the API sent as ``output``
+    result: str | None = None  # the whole answer, as sent (kept raw when it does not decode)
+    seconds: float | None = None
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class JobStore(SQLiteStore):
+    APP_ID = "aioglif-jobs"
+    SCHEMA_VERSION = 1
+    SCHEMA = _SCHEMA
+    KIND = "aioglif job store"
+
+    # --- begin or resume -------------------------------------------------------------------
+
+    def begin(self, jobs: Iterable[tuple[str, str, dict[str, str] | list[str], str | None, int]]) -> int:
+        """Register the input's jobs (id, glif, inputs, key, row) and resume what a dead process left.
+
+        Jobs already known keep their state; a job left ``submitted`` (its process died while
+        it ran) becomes ``unknown``: nobody else can be running it, the store is locked.
+        Returns how many jobs were found submitted and made unknown.
+        """
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO jobs (id, glif_id, inputs, key, row, state, attempts)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', 0) ON CONFLICT(id) DO UPDATE SET row=excluded.row",
+                [
+                    (i, g, json.dumps(inp, ensure_ascii=False, sort_keys=True), k, row)
+                    for i, g, inp, k, row in jobs
+                ],
+            )
+            cur = db.execute(
+                "UPDATE jobs SET state='unknown', error_kind='unknown',"
+                " error='sent, but the process ended before its answer was stored'"
+                " WHERE state='submitted'"
+            )
+        return cur.rowcount
+
+    def jobs(self, ids: Iterable[str]) -> dict[str, StoredJob]:
+        wanted = list(ids)
+        found: dict[str, StoredJob] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"SELECT id, glif_id, inputs, key, row, state, attempts FROM jobs WHERE id IN ({marks})",
+                chunk,
+            ):
+                found[row[0]] = StoredJob(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6])
+        return found
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
+
+    # --- record with progress --------------------------------------------------------------
+
+    def submitted(self, job_id: str) -> None:
+        """Committed before the run's request is sent."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET state='submitted', attempts=attempts+1, submitted_at=?,"
+                " error_kind=NULL, error=NULL WHERE id=?",
+                (time.time(), job_id),
+            )
+
+    def record(self, job_id: str, r: JobRecord) -> None:
+        """Committed as soon as the answer is in: the run's state and everything it said."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET state=?, error_kind=?, error=?, price=COALESCE(?, price),"
+                " output=?, result=COALESCE(?, result), seconds=?, finished_at=? WHERE id=?",
+                (
+                    r.state,
+                    r.error_kind,
+                    r.error,
+                    r.price,
+                    None if r.output is None else json.dumps(r.output, ensure_ascii=False),
+                    r.result,
+                    r.seconds,
+                    time.time(),
+                    job_id,
+                ),
+            )
+
+    # --- exports ---------------------------------------------------------------------------
+
+    def wrote(self, path: Path) -> bool:
+        """Whether ``path`` holds an export this store wrote (and nobody changed since)."""
+        digest = _hash(path)
+        row = self.db.execute(
+            "SELECT 1 FROM exports WHERE path=? AND sha256=?", (str(path.resolve()), digest)
+        ).fetchone()
+        return row is not None
+
+    def export_rows(self) -> Iterable[dict[str, Any]]:
+        cursor = self.db.execute(
+            "SELECT row, key, state, glif_id, inputs, output, price, error_kind, error, seconds,"
+            " attempts, id, result FROM jobs ORDER BY rowid"
+        )
+        for (
+            row,
+            key,
+            state,
+            glif_id,
+            inputs,
+            output,
+            price,
+            kind,
+            error,
+            seconds,
+            attempts,
+            id_,
+            raw,
+        ) in cursor:
+            record: dict[str, Any] = {
+                "row": row,
+                "key": key if key is not None else (None if row is None else str(row)),
+                "state": state,
+                "ok": state == "ok",
+                "glif_id": glif_id,
+                "inputs": json.loads(inputs),
+                "output": None if output is None else json.loads(output),
+                "price": price,
+                "error_kind": kind,
+                "error": error,
+                "seconds": seconds,
+                "attempts": attempts,
+                "job": id_,
+            }
+            if raw is not None:
+                try:
+                    record["result"] = json.loads(raw)
+                except ValueError:
+                    record["result_raw"] = raw  # kept as it came: it did not decode
+            yield record
+
+    def export(self, out: Path, fmt: str) -> int:
+        """Write the results file from the store: aside, then renamed over ``out``."""
+        rows = list(self.export_rows())
+        with write_aside(out) as partial:
+            if fmt == "csv":
+                _write_csv(partial, rows)
+            elif fmt == "parquet":
+                _write_parquet(partial, rows)
+            else:
+                with partial.open("w", encoding="utf-8") as f:
+                    for r in rows:
+                        f.write(_json_line(r))
+            digest = _hash(partial)
+            # Known before the rename: a crash between the two still leaves a file we recognise.
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO exports VALUES (?, ?, ?)",
+                    (str(out.resolve()), digest, time.time()),
+                )
+        return len(rows)
+
+
+# Characters str.splitlines() splits on that JSON leaves unescaped: escaped, so that a line is a
+# line for every reader, not only for those splitting on "\n".
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*EXPORT_COLUMNS, "result"])
+        for r in rows:
+            raw = r.get("result", r.get("result_raw"))
+            writer.writerow([_cell(r[c]) for c in EXPORT_COLUMNS] + [_cell(raw)])
+
+
+def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns: dict[str, list[Any]] = {c: [] for c in (*EXPORT_COLUMNS, "result")}
+    for r in rows:
+        for c in EXPORT_COLUMNS:
+            v = r[c]
+            typed = c in ("row", "ok", "seconds", "attempts")
+            columns[c].append(v if typed or v is None else _cell(v))
+        raw = r.get("result", r.get("result_raw"))
+        columns["result"].append(None if raw is None else _cell(raw))
+    schema = pa.schema(
+        [
+            (c, pa.int64() if c in ("row", "attempts") else pa.bool_() if c == "ok" else
+             pa.float64() if c == "seconds" else pa.string())
+            for c in columns
+        ]
+    )  # fmt: skip
+    pq.write_table(pa.table(columns, schema=schema), path)
