@@ -8,6 +8,16 @@
 """
 
 from ._crawler import Crawl, CrawlStats, CrawlStatus, Scope
+from ._export import export_jsonl, export_parquet
 from ._store import Store, StoreError
 
-__all__ = ["Crawl", "CrawlStats", "CrawlStatus", "Scope", "Store", "StoreError"]
+__all__ = [
+    "Crawl",
+    "CrawlStats",
+    "CrawlStatus",
+    "Scope",
+    "Store",
+    "StoreError",
+    "export_jsonl",
+    "export_parquet",
+]

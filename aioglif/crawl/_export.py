@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,8 +18,14 @@ TABLES = ("glifs", "runs", "users", "spheres")
 __all__ = ["TABLES", "export_jsonl", "export_parquet", "parquet_available"]
 
 
-def export_jsonl(store: Store, directory: Path, *, compress: bool = False) -> dict[str, int]:
-    """``glifs.jsonl``, ``runs.jsonl``, ... (``.jsonl.gz`` with ``compress``): one record a line."""
+def export_jsonl(
+    store: Store, directory: str | os.PathLike[str], *, compress: bool = False
+) -> dict[str, int]:
+    """``glifs.jsonl``, ``runs.jsonl``, ... (``.jsonl.gz`` with ``compress``): one record a line.
+
+    Returns the number of records written per table.
+    """
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     for table in TABLES:
@@ -44,11 +51,15 @@ def parquet_available() -> bool:
     return True
 
 
-def export_parquet(store: Store, directory: Path) -> dict[str, int]:
-    """One Parquet file a table: the extracted columns, and ``json`` with the whole record."""
+def export_parquet(store: Store, directory: str | os.PathLike[str]) -> dict[str, int]:
+    """One Parquet file a table: the extracted columns, and ``json`` with the whole record.
+
+    Needs the ``parquet`` extra (pyarrow). Returns the number of records written per table.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     for table in TABLES:
