@@ -209,9 +209,9 @@ async def test_the_dispatcher_refuses_unknown_names_unless_told(client: g.GlifCl
 
 
 def test_the_batch_refuses_a_csv_column_that_is_no_input() -> None:
-    from aioglif._batch import _check_columns
+    from aioglif._batch import _check_row
 
-    rows: list[dict[str, str] | list[str]] = [{"words": "a", "wrods": "b"}]
+    row = {"words": "a", "wrods": "b"}
     with pytest.raises(ValueError, match=r"wrods.*--allow-unknown-inputs"):
-        _check_columns(Path("in.csv"), rows, NAMES, strict=False)
-    _check_columns(Path("in.csv"), rows, NAMES, strict=False, allow_unknown=True)
+        _check_row(Path("in.csv"), 1, row, NAMES, strict=False, allow_unknown=False)
+    _check_row(Path("in.csv"), 1, row, NAMES, strict=False, allow_unknown=True)
