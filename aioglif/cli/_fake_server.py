@@ -34,6 +34,19 @@ def add_parsers(sub: Any) -> None:
     fs.add_argument("--max-concurrent-runs", type=int, help="runs a token may have at once (429 beyond)")
     fs.add_argument("--run-failure-rate", type=float, default=0.0, help="fraction of runs that fail")
     fs.add_argument("--credits", type=float, help="every user's credits (default: 100, 500 or 2000)")
+    b = fs.add_argument_group("how listings behave (the API documents none of it)")
+    b.add_argument("--profile", default="default", help="a named behaviour (see aioglif.testing.PROFILES)")
+    b.add_argument("--order", choices=("newest", "oldest", "likes", "featured", "relevance"))
+    b.add_argument(
+        "--page-cap", type=int, metavar="N", help="serve at most N items a page whatever limit asks"
+    )
+    b.add_argument("--ignore-page", action="store_true", help="every page is the first")
+    b.add_argument("--first-page", type=int, choices=(0, 1), help="the number of the first page")
+    b.add_argument("--run-count", choices=("exact", "missing", "stale"), help="completedSpellRunCount")
+    for what in ("delete-glif", "delete-run", "insert-glif", "insert-run"):
+        b.add_argument(
+            f"--{what}-every", type=int, default=0, metavar="N", help="before every N-th listing request"
+        )
     fs.add_argument(
         "exec",
         nargs=argparse.REMAINDER,
@@ -72,7 +85,10 @@ async def _fake_server(args: argparse.Namespace) -> int:
         max_concurrent_runs=args.max_concurrent_runs,
         run_failure_rate=args.run_failure_rate,
     )
-    async with FakeGlifServer(data, faults=faults, host=args.host, port=args.port) as server:
+    behaviour = _behaviour(args)
+    async with FakeGlifServer(
+        data, faults=faults, host=args.host, port=args.port, behaviour=behaviour
+    ) as server:
         env = {
             ENV_API_URL: server.api_url,
             ENV_SIMPLE_API_URL: server.simple_api_url,
@@ -93,3 +109,31 @@ async def _fake_server(args: argparse.Namespace) -> int:
         child_env = {**os.environ, **env, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
         process = await anyio.open_process(command, stdin=None, stdout=None, stderr=None, env=child_env)
         return await process.wait()
+
+
+def _behaviour(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from ..testing import Behaviour
+
+    behaviour = Behaviour.named(args.profile)
+    rules = {
+        k: v
+        for k, v in (
+            ("order", args.order),
+            ("page_cap", args.page_cap),
+            ("first_page", args.first_page),
+            ("ignore_page", args.ignore_page or None),
+        )
+        if v is not None
+    }
+    if rules:
+        behaviour = behaviour.every_list(**rules)
+    churn = {
+        f"{w}_every": getattr(args, f"{w}_every")
+        for w in ("delete_glif", "delete_run", "insert_glif", "insert_run")
+        if getattr(args, f"{w}_every")
+    }
+    if args.run_count is not None:
+        churn["run_count"] = args.run_count
+    return replace(behaviour, **churn) if churn else behaviour
