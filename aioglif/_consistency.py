@@ -16,13 +16,18 @@ k+1 was answered first and an insertion came in between. So:
 
 Dropping duplicates must not cost memory per item (a listing may be 200,000 runs long): ids are
 kept for the last few pages only, and older pages are remembered by the oldest ``createdAt``
-they held (newest-first order means anything newer than that was on them, or is new).
+they held (newest-first order means anything newer than that was on them, or is new). That holds
+only while the pages *prove* the list newest-first: the API does not document its order. The
+first page that is not newest-first turns the memory exact (:class:`IdSet`, every id from then
+on, about 20 bytes each) and ends the watermark and the insertion repair for that listing.
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -129,6 +134,73 @@ def suspect_boundaries(
     return out
 
 
+@dataclass
+class ListingFacts:
+    """What a client has learned about one listing path (``/glifs``, ``/runs``, ...), shared by
+    all its listings of that path: page numbering, the page size really served, ``page``."""
+
+    first_page: int | None = None  # 0 or 1 once a listing found out
+    full_at: int = 0  # the largest limit a page was served in full: shorter pages are ends
+    cap: int | None = None  # the most items the server serves a page, when below what was asked
+    ignores_page: bool = False
+    learned: list[str] = field(default_factory=list)  # how each fact was found, for reports
+
+    def note(self, what: str) -> None:
+        if len(self.learned) < 20:
+            self.learned.append(what)
+
+
+def newest_first(stamps: Iterable[datetime | None]) -> bool:
+    """Whether one page's ``createdAt`` never increases (items without one are no evidence)."""
+    prev: datetime | None = None
+    for c in stamps:
+        if c is None:
+            continue
+        if prev is not None and c > prev:
+            return False
+        prev = c
+    return True
+
+
+class IdSet:
+    """Exact-enough membership for very many ids in little memory: their 64-bit hashes, kept in
+    one sorted array (8 bytes an id) plus a small set of recent ones merged in geometrically.
+
+    Two different ids share a 64-bit hash with probability about n²/2**65 (10⁻⁹ at 200,000
+    ids); such a collision would make the second one look seen.
+    """
+
+    def __init__(self) -> None:
+        self._sorted: array[int] = array("q")
+        self._recent: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._recent)
+
+    def __contains__(self, key: Hashable) -> bool:
+        h = hash(key)
+        if h in self._recent:
+            return True
+        i = bisect_left(self._sorted, h)
+        return i < len(self._sorted) and self._sorted[i] == h
+
+    def add(self, key: Hashable) -> None:
+        if key in self:
+            return
+        self._recent.add(hash(key))
+        if len(self._recent) > max(1024, len(self._sorted) >> 3):
+            # Two sorted runs: Timsort merges them in linear time.
+            merged = list(self._sorted)
+            merged.extend(sorted(self._recent))
+            merged.sort()
+            self._sorted = array("q", merged)
+            self._recent.clear()
+
+    def update(self, keys: Iterable[Hashable]) -> None:
+        for k in keys:
+            self.add(k)
+
+
 class Seen:
     """The items a listing has yielded, in memory that does not grow with the listing.
 
@@ -146,7 +218,14 @@ class Seen:
         self.contiguous = first - 1  # every page up to here has been added
         self.mark: datetime | None = None
         self.mark_keys: set[Hashable] = set()
-        self.everything: set[Hashable] = set()
+        self.everything = IdSet()
+        self.exact = False  # the list is not newest-first: every id is kept, the mark unused
+
+    def make_exact(self) -> None:
+        """The pages showed the list is not newest-first: from now on keep every id."""
+        if not self.exact:
+            self.exact = True
+            self.everything.update(self.recent_all)
 
     def recent_contains(self, key: Hashable) -> bool:
         return key in self.recent_all or key in self.everything
@@ -154,11 +233,16 @@ class Seen:
     def contains(self, key: Hashable, created: datetime | None) -> bool:
         if self.recent_contains(key):
             return True
-        if self.mark is None or created is None:
+        if self.exact or self.mark is None or created is None:
+            # A mark set before the order was disproved is not trusted: an item newer than it
+            # may have been on no page. Yielding it twice is the lesser harm than skipping it.
             return False
         return created > self.mark or (created == self.mark and key in self.mark_keys)
 
     def add_page(self, number: int, entries: Sequence[tuple[Hashable, datetime | None]]) -> None:
+        if self.exact:
+            self.everything.update(k for k, _ in entries)
+            return
         dated = [(k, c) for k, c in entries if c is not None]
         self.everything.update(k for k, c in entries if c is None)
         keys = {k for k, _ in dated}

@@ -17,6 +17,8 @@
     ├── ResponseDecodeError            the body is not JSON, or not of the expected shape
     ├── RunFailedError                 the Simple API answered 200 with ``error`` in the body
     │   └── OutOfCreditsError          ... saying the account has no credits for the run
+    ├── ListingError                   a listing cannot be exact on this server
+    │   └── PageIgnoredError           the server answers every ``page`` with the same items
     └── ClientClosedError              the client is not open (never opened, or closed already)
 
 Arguments that cannot make a valid request raise :class:`ValueError` before anything is sent.
@@ -37,8 +39,10 @@ __all__ = [
     "ClientClosedError",
     "ConnectError",
     "GlifError",
+    "ListingError",
     "NotFoundError",
     "OutOfCreditsError",
+    "PageIgnoredError",
     "PermissionDeniedError",
     "RateLimitedError",
     "ResponseDecodeError",
@@ -207,6 +211,15 @@ class RunFailedError(GlifError):
 
 class OutOfCreditsError(RunFailedError):
     """The Simple API said the account cannot pay for the run: no further run will start."""
+
+
+class ListingError(GlifError):
+    """A listing stopped because it could not go on exactly: what it yielded is still right."""
+
+
+class PageIgnoredError(ListingError):
+    """The server answered a later ``page`` with items already read: it does not honour ``page``,
+    so only the first page can be listed. Seen once per path, it is remembered by the client."""
 
 
 class ClientClosedError(GlifError, RuntimeError):

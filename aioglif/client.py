@@ -15,10 +15,12 @@ import anyio
 import msgspec
 
 from . import _errors as e
+from . import _listings as listings
 from . import models as m
 from ._config import DEFAULT_MAX_BODY, Settings, Timeouts
+from ._consistency import ListingFacts
+from ._listings import Listing, sphere_parts
 from ._protocol import (
-    at_most_one,
     bots_query,
     check_id,
     empty_answer,
@@ -36,6 +38,8 @@ from ._wire import AiohttpWire
 from .pagination import AsyncPaginator, Fetched
 
 __all__ = ["GlifClient"]
+
+T = TypeVar("T")
 
 
 class _State(enum.Enum):
@@ -79,24 +83,14 @@ _BOT_LOOKUP: Final = _lookup(m.Bot)
 
 
 def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
-    """A sphere's answer in either plausible shape: a sphere holding its glifs, or an array.
-
-    An array may hold glifs, or a single sphere (the ``?id=`` style of the other endpoints).
-    """
+    """A sphere's answer in either plausible shape (see :func:`sphere_parts`)."""
     if empty_answer(body) is not None:
         return None, []
-    data = m.ANY.decode(body)
-    if (
-        isinstance(data, list)
-        and data
-        and isinstance(data[0], dict)
-        and any(k in data[0] for k in ("glifs", "spells", "slug"))
-    ):
-        data = data[0]
-    if isinstance(data, dict):
-        sphere = msgspec.convert(data, m.Sphere)
-        return sphere, sphere.items
-    return None, msgspec.convert(data, list[m.Glif])
+    sphere, glifs = sphere_parts(body)
+    if sphere is not None:
+        found = m.SPHERE.one.decode(sphere)
+        return found, found.items
+    return None, [m.GLIF.one.decode(raw) for raw in glifs]
 
 
 class GlifClient:
@@ -123,6 +117,7 @@ class GlifClient:
         page_concurrency: int = 8,
         max_body: int = DEFAULT_MAX_BODY,
         session: aiohttp.ClientSession | None = None,
+        first_page: int | None = None,
     ) -> None:
         adaptive = None
         if rate == "auto":
@@ -143,6 +138,11 @@ class GlifClient:
         if isinstance(page_concurrency, bool) or page_concurrency < 1:
             raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
         self.page_concurrency = page_concurrency
+        if first_page not in (None, 0, 1) or isinstance(first_page, bool):
+            raise ValueError(f"first_page must be 0, 1 or None (find out), got {first_page!r}")
+        # The number of the API's first page, when known (``aioglif probe`` tells); None: the
+        # first listing of each path asks for page 0 once to find out.
+        self.first_page = first_page
         t = self.settings.timeouts
         wire = AiohttpWire(
             connect_timeout=t.connect,
@@ -155,6 +155,9 @@ class GlifClient:
         self._state = _State.UNOPENED
         self._stack = AsyncExitStack()
         self._tasks: anyio.abc.TaskGroup | None = None
+        # What listings found out about how the server pages, per path: shared by every
+        # listing of this client, so each is found out once.
+        self._facts: dict[str, tuple[ListingFacts, anyio.Lock]] = {}
 
     def __repr__(self) -> str:
         s = self.settings
@@ -221,33 +224,37 @@ class GlifClient:
         assert self._tasks is not None
         self._tasks.start_soon(task)
 
-    def _listing(
-        self,
-        path: str,
-        params: dict[str, str],
-        decoder: Callable[[bytes], list[Any]],
-        *,
-        page_size: int = 100,
-        concurrency: int | None = None,
-        expected: int | None = None,
-        start_page: int = 1,
-    ) -> AsyncPaginator[Any]:
-        """A listing with a decoder of the caller's (the crawler keeps each record's raw JSON)."""
-        return self._paginate(path, params, decoder, page_size, None, concurrency, True, expected, start_page)
+    @property
+    def listing_facts(self) -> dict[str, ListingFacts]:
+        """Per listing path: what this client's listings found out about the server's paging
+        (first page number, page size served, whether ``page`` is honoured)."""
+        return {path: facts for path, (facts, _) in self._facts.items()}
 
-    def _paginate(
+    def paginate(
         self,
-        path: str,
-        params: dict[str, str],
-        decoder: Any,
-        page_size: int,
-        max_items: int | None,
+        listing: Listing[T],
+        *,
+        decoder: Callable[[bytes], list[Any]] | None = None,
+        page_size: int = 100,
+        max_items: int | None = None,
         concurrency: int | None = None,
         ordered: bool = True,
         expected: int | None = None,
-        start_page: int = 1,
+        start_page: int | None = None,
     ) -> AsyncPaginator[Any]:
-        url = f"{self.settings.api_url}{path}"
+        """Any listing (see :mod:`aioglif._listings`), decoded into models, or with ``decoder``
+        (which must give items with ``id`` and ``created_at``; the crawler keeps raw JSON).
+
+        ``start_page`` resumes at that page number as the server counts; None starts at the
+        first page, whatever its number. ``expected`` (an item count) plans the pages; 0 sends
+        no request at all.
+        """
+        url = f"{self.settings.api_url}{listing.path}"
+        params = dict(listing.params)
+        decode = decoder if decoder is not None else listing.decoder()
+        if listing.path not in self._facts:
+            self._facts[listing.path] = (ListingFacts(first_page=self.first_page), anyio.Lock())
+        facts, lock = self._facts[listing.path]
 
         async def fetch(page: int, limit: int, stats: Stats) -> Fetched[Any]:
             self._check_open()
@@ -260,13 +267,14 @@ class GlifClient:
                 "GET",
                 url,
                 params={**params, "page": str(page), "limit": str(limit)},
-                decoder=decoder,
+                decoder=decode,
                 safety=Safety.IDEMPOTENT,
                 stats=stats,
                 on_headers=on_headers,
             )
             return Fetched(list(items), served[0])
 
+        where = " ".join(f"{k}={v}" for k, v in params.items())
         return AsyncPaginator(
             fetch,
             spawn=self._spawn,
@@ -278,6 +286,9 @@ class GlifClient:
             ordered=ordered,
             expected=expected,
             first_page=start_page,
+            facts=facts,
+            facts_lock=lock,
+            name=f"{listing.name}{' (' + where + ')' if where else ''}",
         )
 
     # --- glifs -----------------------------------------------------------------------------
@@ -303,10 +314,15 @@ class GlifClient:
         ordered: bool = True,
     ) -> AsyncPaginator[m.Glif]:
         """Public glifs, newest first: all, featured, a user's, or matching a search."""
-        at_most_one("glifs()", username=username, user_id=user_id)
-        params = _query_glifs(featured, username, user_id, query, include_graph)
-        return self._paginate(
-            "/glifs", params, m.GLIF.many.decode, page_size, max_items, concurrency, ordered
+        listing = listings.glifs(
+            featured=featured,
+            username=username,
+            user_id=user_id,
+            query_text=query,
+            include_graph=include_graph,
+        )
+        return self.paginate(
+            listing, page_size=page_size, max_items=max_items, concurrency=concurrency, ordered=ordered
         )
 
     async def create_glif(
@@ -374,10 +390,13 @@ class GlifClient:
         ``expected`` (a glif's ``completed_spell_run_count``) plans the pages at once; 0 sends
         no request at all.
         """
-        at_most_one("runs()", glif_id=glif_id, username=username, user_id=user_id)
-        params = query(glifId=glif_id, username=username, userId=user_id)
-        return self._paginate(
-            "/runs", params, m.RUN.many.decode, page_size, max_items, concurrency, ordered, expected
+        return self.paginate(
+            listings.runs(glif_id=glif_id, username=username, user_id=user_id),
+            page_size=page_size,
+            max_items=max_items,
+            concurrency=concurrency,
+            ordered=ordered,
+            expected=expected,
         )
 
     async def run_glif(
@@ -471,7 +490,9 @@ class GlifClient:
         self, *, page_size: int = 100, max_items: int | None = None, concurrency: int | None = None
     ) -> AsyncPaginator[m.Sphere]:
         """The public spheres (staff-curated collections)."""
-        return self._paginate("/spheres", {}, m.SPHERE.many.decode, page_size, max_items, concurrency)
+        return self.paginate(
+            listings.spheres(), page_size=page_size, max_items=max_items, concurrency=concurrency
+        )
 
     async def get_sphere(
         self, *, slug: str | None = None, id: str | None = None, include_graph: bool = False
@@ -505,32 +526,18 @@ class GlifClient:
         ordered: bool = True,
     ) -> AsyncPaginator[m.Glif]:
         """The glifs of a sphere, whichever shape the API answers in."""
-        key, value = exactly_one("sphere_glifs()", slug=slug, id=id)
-        params = {key: value, **query(includes="spells.data" if include_graph else None)}
-
-        def glifs_only(body: bytes) -> list[m.Glif]:
-            return _sphere_shape(body)[1]
-
-        return self._paginate("/spheres", params, glifs_only, page_size, max_items, concurrency, ordered)
+        return self.paginate(
+            listings.sphere_glifs(slug=slug, id=id, include_graph=include_graph),
+            page_size=page_size,
+            max_items=max_items,
+            concurrency=concurrency,
+            ordered=ordered,
+        )
 
 
 # Every listed model (Glif, Run, Sphere) has both: attrgetter is the cheapest per-item call.
 _id: Callable[[Any], str] = operator.attrgetter("id")
 _created_at: Callable[[Any], _dt.datetime | None] = operator.attrgetter("created_at")
-
-
-def _query_glifs(
-    featured: bool, username: str | None, user_id: str | None, q: str | None, include_graph: bool
-) -> dict[str, str]:
-    if q is not None and not q.strip():
-        raise ValueError("query must not be empty")
-    return query(
-        featured=featured,
-        username=username,
-        userId=user_id,
-        q=q,
-        includes="spells.data" if include_graph else None,
-    )
 
 
 def _decode_run(body: bytes) -> tuple[m.RunResult, bytes]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Hashable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -28,7 +28,8 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from . import _errors as e
-from ._consistency import Boundary, PageInfo, Seen, covered, in_gap, suspect_boundaries
+from ._consistency import Boundary, ListingFacts, PageInfo, Seen, covered, in_gap, suspect_boundaries
+from ._errors import APIStatusError, PageIgnoredError
 from ._protocol import MAX_LIMIT, check_limit
 from ._sender import Stats
 
@@ -68,6 +69,8 @@ class ListingStats(Stats):
     wasted: int = 0  # requests for pages that turned out to lie past the end
     verify_requests: int = 0  # head reads and boundary re-reads after insertions
     recovered: int = 0  # items found only by re-reading a boundary
+    probe_requests: int = 0  # requests that found out how the server pages (page 0, a page size)
+    exact_ids: bool = False  # the list was not newest-first: every id was remembered
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,10 @@ class AsyncPaginator(Generic[T]):
         expected: int | None = None,
         ordered: bool = True,
         verify: bool = True,
-        first_page: int = 1,
+        first_page: int | None = None,
+        facts: ListingFacts | None = None,
+        facts_lock: anyio.Lock | None = None,
+        name: str | None = None,
     ) -> None:
         check_limit(page_size)
         if max_items is not None and (isinstance(max_items, bool) or max_items < 1):
@@ -140,7 +146,12 @@ class AsyncPaginator(Generic[T]):
         self.expected = expected
         self.ordered = ordered
         self.verify = verify
+        # None: from the first page, whatever number the server gives it (found out once per
+        # path and client, and kept in ``facts``); a number: from that page on (a resumption).
         self._first = first_page
+        self.name = name  # what the listing is, for messages: e.g. "runs of glif cl123"
+        self.facts = facts if facts is not None else ListingFacts()
+        self._facts_lock = facts_lock if facts_lock is not None else anyio.Lock()
         self.stats = ListingStats()
         self.in_flight = 0  # page fetches running now, across this paginator's iterations
 
@@ -163,14 +174,18 @@ class AsyncPaginator(Generic[T]):
     async def first_page(self) -> Page[T]:
         """The first page alone: one request."""
         sink = Stats()
+        number = self._first if self._first is not None else (self.facts.first_page or 1)
+        size = min(self.page_size, self.facts.cap or self.page_size)
         try:
-            fetched = await self._fetch(self._first, self.page_size, sink)
+            fetched = await self._fetch(number, size, sink)
         finally:
             _merge(self.stats, sink)
         items = fetched.items if self.max_items is None else fetched.items[: self.max_items]
         self.stats.pages += 1
         self.stats.items += len(items)
-        return Page(items, self._first, len(fetched.items) >= self.page_size)
+        if len(fetched.items) >= size:
+            self.facts.full_at = max(self.facts.full_at, size)
+        return Page(items, number, len(fetched.items) >= size)
 
     async def collect(self, max_items: int | None = None) -> list[T]:
         """All items (or the first ``max_items``) in a list."""
@@ -190,28 +205,125 @@ class _Listing(Generic[T]):
 
     def __init__(self, pager: AsyncPaginator[T]) -> None:
         self.p = pager
-        self.size = pager.page_size
+        # The page size asked for: what the caller wants, or less where the server serves less.
+        self.size = min(pager.page_size, pager.facts.cap or pager.page_size)
         self.slots: dict[int, _Slot[T]] = {}
         self.changed = anyio.Event()
-        self.next_to_schedule = pager._first
-        self.next_to_yield = pager._first  # ordered mode
+        self.started = False
+        self.first = pager._first if pager._first is not None else 1
+        self.next_to_schedule = self.first
+        self.next_to_yield = self.first  # ordered mode
+        self.first_keys: frozenset[Hashable] = frozenset()  # what page ``first`` held
+        self.cautious = False  # one page at a time: the server's paging is in doubt
+        self.stale = 0  # full pages in a row that brought nothing new
+        self.resized = False  # the first page was short of a size not known to be served
+        self.newest = True  # every page so far was newest-first by createdAt
+        self.prev_first: datetime | None = None
         self.yielded_pages = 0
         self.end: int | None = None  # the first page that came back short
         self.cut: int | None = None  # the first page an error makes unreachable (ordered mode)
         # The first page always goes alone: it is the snapshot the head check compares against.
         self.window = 1
         self.planned_end: int | None = None  # with expected=: no page past it until it came back full
-        if pager.expected is not None:
-            self.planned_end = pager._first + max(1, math.ceil(pager.expected / self.size)) - 1
         self.last_page: int | None = None  # with max_items=: no page past it is needed
-        if pager.max_items is not None:
-            self.last_page = pager._first + math.ceil(pager.max_items / self.size) - 1
+        self._plan()
         self.remaining = pager.max_items
-        self.seen = Seen(first=pager._first, keep=pager.concurrency + 2)
+        self.seen = Seen(first=self.first, keep=pager.concurrency + 2)
         self.info: dict[int, PageInfo] = {}
         self.recovered: list[Page[T]] = []
         self.finished = False
         self.live = 0  # fetch tasks of this listing still running
+
+    def _plan(self, done: int = 0) -> None:
+        """Where ``expected`` and ``max_items`` put the last page, at the current page size."""
+        p, base = self.p, self.first + done
+        if p.expected is not None:
+            self.planned_end = base + max(1, math.ceil(max(0, p.expected - done * self.size) / self.size)) - 1
+        if p.max_items is not None:
+            self.last_page = base + math.ceil(max(1, p.max_items - done * self.size) / self.size) - 1
+
+    # --- finding out how the server pages ---------------------------------------------------
+
+    async def _start(self) -> None:
+        """Find the first page's number, once per path and client: ask for page 0. Refused or
+        empty: pages count from 1. The same items as page 1: pages count from 1 (or ``page``
+        is ignored, which page 2 will show). Other items: pages count from 0."""
+        self.started = True
+        p, facts = self.p, self.p.facts
+        if p._first is not None:
+            return
+        async with p._facts_lock:
+            if facts.first_page is not None:
+                self._begin(facts.first_page)
+                return
+            zero = await self._probe(0)
+            if zero is None or not zero[1].items:
+                facts.first_page = 1
+                facts.note("page 0 refused or empty: pages count from 1")
+                self._begin(1)
+                return
+            one = await self._probe(1)
+            assert one is not None  # page 1 is no probe: its errors are raised
+            same = [p._key(i) for i in one[1].items] == [p._key(i) for i in zero[1].items]
+            if not same and len(zero[1].items) < self.size:
+                # Page 0 is first, and short: page 1 was asked at a size the server may not
+                # serve, so it is asked again once page 0 has set the size.
+                facts.first_page = 0
+                facts.note("page 0 is the first page")
+                self._begin(0, [(0, zero)])
+            elif same:
+                facts.first_page = 1
+                facts.note("page 0 answers as page 1: pages count from 1")
+                self._begin(1, [(1, one)])
+                self.cautious = True  # or every page is page 1: page 2 alone will tell
+            else:
+                facts.first_page = 0
+                facts.note("page 0 is the first page")
+                self._begin(0, [(0, zero), (1, one)])
+
+    async def _probe(self, number: int) -> tuple[tuple[float, float], Fetched[T]] | None:
+        sink = Stats()
+        sent = anyio.current_time()
+        try:
+            fetched = await self.p._fetch(number, self.size, sink)
+        except APIStatusError:
+            if number != 0:
+                raise
+            return None
+        finally:
+            _merge(self.p.stats, sink)
+            if number == 0:
+                self.p.stats.probe_requests += sink.requests
+        return (sent, anyio.current_time()), fetched
+
+    def _begin(
+        self, first: int, fetched: Sequence[tuple[int, tuple[tuple[float, float], Fetched[T]]]] = ()
+    ) -> None:
+        self.first = self.next_to_schedule = self.next_to_yield = first
+        self.seen = Seen(first=first, keep=self.p.concurrency + 2)
+        self._plan()
+        for number, ((sent, received), result) in fetched:
+            slot: _Slot[T] = _Slot(number)
+            slot.sent, slot.received, slot.result, slot.done = sent, received, result, True
+            self.slots[number] = slot
+            self.next_to_schedule = number + 1
+
+    def _ends(self, number: int, count: int) -> bool:
+        """Whether a page of ``count`` items is the last one.
+
+        Only the first page can be in doubt: short of the size asked, it may be all there is,
+        or all the server serves a page. It is the end if the server has served this size in
+        full before (on this path), or if it holds all ``expected`` items; otherwise the next
+        page, asked at the size served, tells.
+        """
+        if count >= self.size:
+            return False
+        facts = self.p.facts
+        if count == 0 or number != self.first or facts.full_at >= self.size or facts.ignores_page:
+            return True
+        if self.p._first is not None and self.p._first > (facts.first_page or 1):
+            return True  # a resumed listing: its pages were numbered at the size it began with
+        return self.p.expected is not None and count >= self.p.expected
 
     # --- scheduling ------------------------------------------------------------------------
 
@@ -220,10 +332,13 @@ class _Listing(Generic[T]):
         page past it is asked for, and those in flight past it are cancelled."""
         for slot in list(self.slots.values()):
             result = slot.result
+            if slot.number != self.first and not self.yielded_pages:
+                continue  # page sizes are in doubt until the first page is in
             if (
                 result is not None
                 and len(result.items) < self.size
                 and (self.end is None or slot.number < self.end)
+                and self._ends(slot.number, len(result.items))
             ):
                 self.end = slot.number
         if self.end is not None:
@@ -235,9 +350,8 @@ class _Listing(Generic[T]):
         # ``window`` pages in flight; up to twice that fetched or in flight ahead of the
         # consumer, so that one slow page does not stall the pipe behind it (head-of-line),
         # and a slow consumer still holds back the fetching.
-        while (
-            sum(not s.done for s in self.slots.values()) < self.window and len(self.slots) < 2 * self.window
-        ):
+        window = 1 if self.cautious else self.window
+        while sum(not s.done for s in self.slots.values()) < window and len(self.slots) < 2 * window:
             n = self.next_to_schedule
             for limit in (self.end, self.cut, self.last_page, self.planned_end):
                 if limit is not None and n > limit:
@@ -326,6 +440,8 @@ class _Listing(Generic[T]):
     # --- handing out pages -----------------------------------------------------------------
 
     async def next_page(self) -> Page[T] | None:
+        if not self.started:
+            await self._start()
         while True:
             if self.recovered:
                 return self.recovered.pop(0)
@@ -347,8 +463,24 @@ class _Listing(Generic[T]):
         assert slot.result is not None
         del self.slots[slot.number]
         raw = slot.result.items
-        full = len(raw) >= self.size
         n = slot.number
+        facts = self.p.facts
+        keys = [self.p._key(i) for i in raw]
+        if n == self.first + 1 and self.resized and raw:
+            # Page 1 was short, and page 2 (asked at that size) is not empty: the server
+            # serves at most that many a page. Remembered for this path.
+            facts.cap = self.size if facts.cap is None else min(facts.cap, self.size)
+            facts.full_at = max(facts.full_at, self.size)
+            facts.note(f"pages hold at most {self.size} items")
+        if len(raw) < self.size and raw and not self._ends(n, len(raw)):
+            # Short, but maybe only because the server serves fewer than asked: go on at the
+            # size served, one page at a time, and let the next page tell.
+            self.size, self.resized, self.cautious = len(raw), True, True
+            self.p.stats.probe_requests += 1  # the page it takes to find out
+            self._plan(1)
+        full = len(raw) >= self.size
+        if full and not self.resized:
+            facts.full_at = max(facts.full_at, self.size)
         self.info[n] = PageInfo.of(
             raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.served_at
         )
@@ -370,9 +502,11 @@ class _Listing(Generic[T]):
         if self.p.ordered:
             self.next_to_yield += 1
         self.yielded_pages += 1
-        items = self._fresh(n, raw)
+        before = self.p.stats.duplicates
+        items = self._fresh(n, raw, keys)
+        self._check_paging(n, keys, len(raw) - (self.p.stats.duplicates - before))
         done = self._complete()
-        if done and self.p.verify and self.remaining != 0:
+        if done and self.p.verify and self.remaining != 0 and self.newest:
             self.recovered = await self._verify()
         if done:
             self.finished = True
@@ -384,28 +518,82 @@ class _Listing(Generic[T]):
             self._top_up()  # keep fetching while the consumer works on this page
         return Page(items, n, has_more=not done or bool(self.recovered))
 
-    def _fresh(self, number: int, raw: list[T]) -> list[T]:
-        key, created, contains = self.p._key, self.p._created, self.seen.contains
+    def _check_paging(self, number: int, keys: list[Hashable], new: int) -> None:
+        """A server that ignores ``page`` answers every page with the first page's items. Seen as:
+        the page after the first holds exactly its items; or a later full page holds half of
+        them or more; or two full pages in a row bring nothing new. Insertions at the head
+        while listing do neither unless a page's worth arrive between two reads. Either ends the
+        listing with :class:`PageIgnoredError`: it could never end otherwise."""
+        facts = self.p.facts
+        full = len(keys) >= self.size and bool(keys)
+        if number == self.first:
+            self.first_keys = frozenset(keys)
+            if facts.ignores_page and full:
+                raise PageIgnoredError(
+                    f"the server ignores 'page' on {self._what()} (found earlier): only the first"
+                    f" {len(keys)} items can be listed"
+                )
+            return
+        self.stale = self.stale + 1 if full and not new else 0
+        self.cautious = self.stale > 0  # one page at a time until a page brings something new
+        if not full:
+            return
+        if number == self.first + 1:
+            ignored = self.first_keys == frozenset(keys)
+        else:
+            ignored = self.stale >= 2 or 2 * len(self.first_keys.intersection(keys)) >= len(keys)
+        if ignored:
+            facts.ignores_page = True
+            facts.note("a later page repeats page 1: 'page' is ignored")
+            raise PageIgnoredError(
+                f"the server ignores 'page' on {self._what()}: page {number} repeats the items of"
+                f" page {self.first}, so the listing cannot go past its first {len(keys)} items"
+            )
+
+    def _what(self) -> str:
+        return self.p.name or "this listing"
+
+    def _fresh(self, number: int, raw: list[T], keys: list[Hashable]) -> list[T]:
+        created, contains, seen = self.p._created, self.seen.contains, self.seen
+        stamps = [created(item) for item in raw]
+        if self.newest:
+            self._check_order(stamps)
         items, entries = [], []
-        for item in raw:
-            k, c = key(item), created(item)
+        for item, k, c in zip(raw, keys, stamps, strict=True):
             if contains(k, c):
                 self.p.stats.duplicates += 1
                 continue
             items.append(item)
             entries.append((k, c))
-        self.seen.add_page(number, entries)
+        seen.add_page(number, entries)
         if self.remaining is not None:
             items = items[: self.remaining]
             self.remaining -= len(items)
         return items
+
+    def _check_order(self, stamps: list[datetime | None]) -> None:
+        """The createdAt watermark and the insertion repair hold only for a newest-first list:
+        the first page that shows another order makes the memory exact for this listing."""
+        prev = self.prev_first if self.p.ordered else None
+        for c in stamps:
+            if c is None:
+                continue
+            if prev is not None and c > prev:
+                self.newest = False
+                self.seen.make_exact()
+                self.p.stats.exact_ids = True
+                return
+            prev = c
+        first = next((c for c in stamps if c is not None), None)
+        if first is not None:
+            self.prev_first = first
 
     def _complete(self) -> bool:
         if self.remaining == 0:
             return True
         if self.end is None:
             return False
-        return self.yielded_pages >= self.end - self.p._first + 1 and not any(
+        return self.yielded_pages >= self.end - self.first + 1 and not any(
             s.number <= self.end for s in self.slots.values()
         )
 
@@ -421,7 +609,7 @@ class _Listing(Generic[T]):
 
     async def _verify(self) -> list[Page[T]]:
         """Re-read the boundaries that insertions during the listing may have shifted."""
-        first = self.p._first
+        first = self.first
         pages = sorted(self.info)
         overlapped = [
             Boundary(a, b)

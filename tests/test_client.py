@@ -37,7 +37,10 @@ async def test_glifs_lists_all_public_newest_first(client: g.GlifClient, server:
     assert [x.id for x in glifs] == [x["id"] for x in server.data.public_glifs]
     assert all(x.data is None for x in glifs)
     pages = [r.query["page"] for r in server.served("/api/glifs")]
-    assert pages == ["1", "2", "3"]  # 114 glifs: 50 + 50 + a short page ends it
+    # Page 0 once, to learn where pages start (the fake refuses it); then 114 glifs: 50 + 50
+    # and a short page that ends it, as pages of 50 were served in full.
+    assert pages == ["0", "1", "2", "3"]
+    assert client.listing_facts["/glifs"].first_page == 1
 
 
 async def test_glifs_filters(client: g.GlifClient, server: FakeGlifServer) -> None:
@@ -65,9 +68,10 @@ async def test_paginator_first_page_max_items_and_pages(client: g.GlifClient) ->
     assert len(await client.glifs().collect(max_items=7)) == 7
 
 
-async def test_breaking_out_of_a_listing_stops_requests(client: g.GlifClient, server: FakeGlifServer) -> None:
-    async for _glif in client.glifs(page_size=10):
-        break
+async def test_breaking_out_of_a_listing_stops_requests(server: FakeGlifServer) -> None:
+    async with make_client(server, first_page=1) as client:
+        async for _glif in client.glifs(page_size=10):
+            break
     assert len(server.served("/api/glifs")) == 1
 
 

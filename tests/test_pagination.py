@@ -40,11 +40,21 @@ async def test_window_widens_to_the_concurrency_setting(server: FakeGlifServer) 
     assert server.peak_in_flight == 4
 
 
-async def test_a_small_listing_costs_one_request(client: g.GlifClient, server: FakeGlifServer) -> None:
+async def test_a_small_listing_costs_one_request_once_the_server_is_known(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
     user = next(iter(server.data.users.values()))
     listing = client.glifs(username=user["username"])
     assert 0 < len(await listing.collect()) < 100
-    assert listing.stats.requests == 1
+    # A fresh client asks for page 0 (where do pages start?) and, as the short page 1 may be
+    # all the server serves a page, for page 2 at that size.
+    assert page_requests(server) == [0, 1, 2]
+    assert listing.stats.probe_requests == 2
+    await client.glifs().first_page()  # a full page of 100: pages of 100 are served in full
+    server.requests.clear()
+    again = client.glifs(username=user["username"])
+    assert 0 < len(await again.collect()) < 100
+    assert again.stats.requests == 1
     assert len(server.requests) == 1
 
 
@@ -57,8 +67,9 @@ async def test_expected_plans_the_pages_exactly(client: g.GlifClient, server: Fa
     runs = await listing.collect()
     assert len(runs) == n
     planned = math.ceil(n / 10)
-    # Every planned page once, nothing past the end, and one head read (the pages overlapped).
-    assert sorted(page_requests(server, "/api/runs")) == [1, *range(1, planned + 1)]
+    # Page 0 once (refused: pages count from 1), every planned page once, nothing past the
+    # end, and one head read (the pages overlapped).
+    assert sorted(page_requests(server, "/api/runs")) == [0, 1, *range(1, planned + 1)]
     assert listing.stats.wasted == 0
     assert listing.stats.verify_requests == 1
 
@@ -114,7 +125,7 @@ async def test_breaking_out_cancels_in_flight_pages_and_leaves_no_task(
     assert listing.in_flight == 0
     sent = len(server.requests)
     await asyncio.sleep(0.4)
-    assert len(server.requests) == sent == 3
+    assert len(server.requests) == sent == 4  # page 0 (where pages start), and pages 1 to 3
 
 
 async def test_cancelling_a_listing_stops_it(client: g.GlifClient, server: FakeGlifServer) -> None:

@@ -60,8 +60,8 @@ async def test_token_is_not_forwarded_on_a_redirect_to_another_host(secret_serve
     async with FakeGlifServer(FakeData.generate(seed=4, users=2, glifs=5, runs=0, spheres=0)) as elsewhere:
         # localhost and 127.0.0.1 differ as origins, and so does another port.
         secret_server.inject(Fault.redirect(f"{elsewhere.api_url}/glifs?page=1&limit=100"), path="/api/glifs")
-        async with make_client(secret_server, token=SECRET) as client:
-            glifs = await client.glifs().collect()
+        async with make_client(secret_server, token=SECRET, first_page=1) as client:
+            glifs = (await client.glifs().first_page()).items
         assert [x.id for x in glifs] == [x["id"] for x in elsewhere.data.public_glifs]
         (followed,) = elsewhere.requests
         assert followed.authorization is None

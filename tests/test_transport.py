@@ -168,7 +168,7 @@ async def test_runs_get_their_own_longer_read_timeout(server: FakeGlifServer) ->
 async def test_the_limiter_keeps_under_a_server_rate_limit(server: FakeGlifServer) -> None:
     server.faults.rate_limit = 20.0
     server.faults.burst = 2
-    async with make_client(server, rate=10.0) as client:
+    async with make_client(server, rate=10.0, first_page=1) as client:
         await client.glifs(page_size=5, max_items=60).collect()
     assert len(server.served("/api/glifs")) == 12
     assert server.served(status=429) == []

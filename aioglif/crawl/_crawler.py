@@ -18,10 +18,11 @@ import anyio
 import msgspec
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
+from .. import _listings as listings
 from .. import models as m
 from .._errors import GlifError, NotFoundError
 from ..client import GlifClient
-from ._harvest import Item, Timer, harvesting, harvesting_sphere_glifs
+from ._harvest import Item, Timer, harvesting
 from ._store import Harvest, Listing, Store
 
 __all__ = ["Crawl", "CrawlStats", "CrawlStatus", "Scope"]
@@ -258,52 +259,45 @@ class Crawl:
 
     async def _listing(self, listing: Listing, send: ObjectSendStream[Listing] | None) -> None:
         client, scope = self.client, self.scope
-        start = listing.next_page
+        # A listing no page of which was written starts at the first page, whatever number the
+        # server gives it; one that was, resumes at the page after the last written.
+        fresh = listing.status == "pending" and listing.next_page == 1
+        start = None if fresh else listing.next_page
         # A resumed listing goes on page by page: concurrent pages are checked against the head
         # read at page 1, which a resumed listing did not read.
-        concurrency = None if start == 1 else 1
-        includes = {"includes": "spells.data"} if scope.graphs else {}
+        concurrency = None if fresh else 1
         kind, target = listing.kind, listing.target
+        expected = None
         if kind == "glifs":
-            params = {"featured": "1"} if target == "featured" else {}
-            if target.startswith("user:"):
-                params = {"username": target[5:]}
+            user = target[5:] if target.startswith("user:") else None
+            spec: listings.Listing[Any] = listings.glifs(
+                featured=target == "featured", username=user, include_graph=scope.graphs
+            )
             if scope.runs:
                 # The run listings keep the limiter busy; a sequential glif listing asks for no
                 # page past its end and needs no head read.
                 concurrency = 1
-            pager = client._listing(
-                "/glifs",
-                {**params, **includes},
-                harvesting(m.Glif, self._decode),
-                concurrency=concurrency,
-                start_page=start,
-            )
         elif kind == "glif":
-            pager = client._listing("/glifs", {"id": target}, harvesting(m.Glif, self._decode), concurrency=1)
+            spec, start, concurrency = listings.glif(target), 1, 1
         elif kind == "sphere":
-            if start == 1:
+            if fresh:
                 sphere = await client.get_sphere(slug=target)
                 raw = m.ENCODER.encode(msgspec.structs.replace(sphere, glifs=None, spells=None))
                 await self._write(listing, None, Harvest([], [], [(sphere, raw)], []), done=False, follow=[])
-            pager = client._listing(
-                "/spheres",
-                {"slug": target, **includes},
-                harvesting_sphere_glifs(self._decode),
-                concurrency=concurrency,
-                start_page=start,
-            )
+            spec = listings.sphere_glifs(slug=target, include_graph=scope.graphs)
         else:  # runs of a glif, or of a user
-            params = {"glifId": target} if not target.startswith("user:") else {"username": target[5:]}
-            expected = listing.expected if start == 1 else None
-            pager = client._listing(
-                "/runs",
-                params,
-                harvesting(m.Run, self._decode),
-                concurrency=1 if kind == "runs" and "glifId" in params else concurrency,
-                expected=expected,
-                start_page=start,
-            )
+            if target.startswith("user:"):
+                spec = listings.runs(username=target[5:])
+            else:
+                spec, concurrency = listings.runs(glif_id=target), 1
+            expected = listing.expected if fresh else None
+        pager = client.paginate(
+            spec,
+            decoder=harvesting(spec, self._decode),
+            concurrency=concurrency,
+            expected=expected,
+            start_page=start,
+        )
         if kind == "glif":
             first = await pager.first_page()
             if not first.items:
@@ -355,12 +349,17 @@ class Crawl:
         return int(new)
 
     async def _runs_to_follow(self, glifs: list[m.Glif]) -> list[Listing]:
-        wanted = [g for g in glifs if g.completed_spell_run_count]  # 0 runs: no request at all
+        # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end.
+        wanted = [g for g in glifs if g.completed_spell_run_count != 0]
         self.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
         if self.incremental:
             # Only glifs whose count grew beyond the runs already stored.
             stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
-            wanted = [g for g in wanted if (g.completed_spell_run_count or 0) > stored.get(g.id, 0)]
+            wanted = [
+                g
+                for g in wanted
+                if g.completed_spell_run_count is None or g.completed_spell_run_count > stored.get(g.id, 0)
+            ]
         return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
 
     async def _write(

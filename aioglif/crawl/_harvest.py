@@ -6,16 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 
-from .. import models as m
+from .._listings import Listing
 
 T = TypeVar("T")
-
-_RAWS: Final = msgspec.json.Decoder(list[msgspec.Raw])
-_SPHERE_BODY: Final = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
 
 
 class Item(Generic[T]):
@@ -45,31 +42,14 @@ class Timer:
         self.seconds = 0.0
 
 
-def harvesting(tp: type[T], timer: Timer) -> Callable[[bytes], list[Item[T]]]:
-    decoder = msgspec.json.Decoder(tp)
+def harvesting(listing: Listing[T], timer: Timer) -> Callable[[bytes], list[Item[T]]]:
+    """A page of ``listing`` as items that keep their JSON, wherever the body holds them."""
+    decoder = msgspec.json.Decoder(listing.item)
 
     def decode(body: bytes) -> list[Item[T]]:
         start = time.perf_counter()
         try:
-            return _items(decoder, _RAWS.decode(body))
-        finally:
-            timer.seconds += time.perf_counter() - start
-
-    return decode
-
-
-def harvesting_sphere_glifs(timer: Timer) -> Callable[[bytes], list[Item[m.Glif]]]:
-    """A sphere's glifs in either shape: a sphere object holding them, or an array."""
-    decoder = msgspec.json.Decoder(m.Glif)
-
-    def decode(body: bytes) -> list[Item[m.Glif]]:
-        start = time.perf_counter()
-        try:
-            data: Any = _SPHERE_BODY.decode(body)
-            if isinstance(data, dict):
-                inner = data.get("glifs") or data.get("spells")
-                data = _RAWS.decode(inner) if inner is not None else []
-            return _items(decoder, data)
+            return _items(decoder, listing.raw_items(body))
         finally:
             timer.seconds += time.perf_counter() - start
 

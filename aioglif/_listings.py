@@ -1,0 +1,133 @@
+"""One description per listing of the Glif API: path, query, item type, where the items are in
+the body and how the end is recognized. Pure: the client and the crawler both list through
+these, so a rule (``featured=1``, ``includes=spells.data``, ``glifId``) is written once.
+
+Every listing answers a bare JSON array of items per ``?page=&limit=`` (no envelope, no total,
+no cursor): the end is an empty page, or a page shorter than the page size the server really
+serves (learned at run time, see :mod:`aioglif.pagination`). A sphere's glifs may come as a
+sphere object holding them, or as an array: :func:`sphere_parts` reads both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, Literal, TypeVar
+
+import msgspec
+
+from . import models as m
+from ._protocol import at_most_one, check_id, exactly_one, query
+
+__all__ = ["Listing", "glif", "glifs", "runs", "sphere_glifs", "sphere_parts", "spheres"]
+
+T = TypeVar("T")
+
+_RAWS: Final = msgspec.json.Decoder(list[msgspec.Raw])
+_BODY: Final = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
+_KEYS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+# Keys that make an object a sphere rather than a glif.
+_SPHERE_KEYS: Final = ("glifs", "spells", "slug")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """A listing: ``GET {api}{path}?{params}&page=N&limit=M`` answering items of ``item``.
+
+    ``shape`` says where the items are: ``array`` (the body is the array) or ``sphere`` (a
+    sphere object holding them, or an array: :func:`sphere_parts`).
+    """
+
+    name: str
+    path: str
+    item: type[T]
+    params: Mapping[str, str] = field(default_factory=dict)
+    shape: Literal["array", "sphere"] = "array"
+
+    def raw_items(self, body: bytes) -> list[msgspec.Raw]:
+        """The items of a page, each still its JSON as sent."""
+        if self.shape == "sphere":
+            return sphere_parts(body)[1]
+        return _RAWS.decode(body)
+
+    def decoder(self) -> Callable[[bytes], list[T]]:
+        """A decoder of a page into models, built once per listing."""
+        many: msgspec.json.Decoder[list[T]] = msgspec.json.Decoder(list[self.item])  # type: ignore[name-defined]
+        if self.shape == "array":
+            return many.decode
+        one: msgspec.json.Decoder[T] = msgspec.json.Decoder(self.item)
+
+        def decode(body: bytes) -> list[T]:
+            return [one.decode(raw) for raw in sphere_parts(body)[1]]
+
+        return decode
+
+
+def sphere_parts(body: bytes) -> tuple[bytes | None, list[msgspec.Raw]]:
+    """A sphere's answer in either plausible shape: the sphere object (its JSON, if the body has
+    one) and its glifs. An array may hold glifs, or one sphere (the ``?id=`` style of the other
+    endpoints); an object holds its glifs under ``glifs`` or the API's old word ``spells``."""
+    data: Any = _BODY.decode(body)
+    sphere: bytes | None = None
+    if isinstance(data, list):
+        if not data or not bytes(data[0]).lstrip().startswith(b"{"):
+            return None, data
+        head = _KEYS.decode(data[0])
+        if not any(k in head for k in _SPHERE_KEYS):
+            return None, data
+        sphere, data = bytes(data[0]), head
+    else:
+        sphere = body
+    inner = data.get("glifs") or data.get("spells")
+    return sphere, (_RAWS.decode(inner) if inner is not None else [])
+
+
+def glifs(
+    *,
+    featured: bool = False,
+    username: str | None = None,
+    user_id: str | None = None,
+    query_text: str | None = None,
+    include_graph: bool = False,
+) -> Listing[m.Glif]:
+    """Public glifs: all, featured, a user's, or matching a search."""
+    at_most_one("glifs()", username=username, user_id=user_id)
+    if query_text is not None and not query_text.strip():
+        raise ValueError("query must not be empty")
+    params = query(
+        featured=featured,
+        username=username,
+        userId=user_id,
+        q=query_text,
+        includes="spells.data" if include_graph else None,
+    )
+    return Listing("glifs", "/glifs", m.Glif, params)
+
+
+def glif(id: str, *, include_graph: bool = True) -> Listing[m.Glif]:
+    """One glif by id: the API answers an array of one (``[]`` for an unknown id). Its graph
+    comes along without asking."""
+    del include_graph  # a lookup by id always includes the graph
+    return Listing("glif", "/glifs", m.Glif, {"id": check_id(id, "glif id")})
+
+
+def runs(
+    *, glif_id: str | None = None, username: str | None = None, user_id: str | None = None
+) -> Listing[m.Run]:
+    """Public runs: all, of one glif, or of one user."""
+    at_most_one("runs()", glif_id=glif_id, username=username, user_id=user_id)
+    return Listing("runs", "/runs", m.Run, query(glifId=glif_id, username=username, userId=user_id))
+
+
+def spheres() -> Listing[m.Sphere]:
+    """The public spheres."""
+    return Listing("spheres", "/spheres", m.Sphere)
+
+
+def sphere_glifs(
+    *, slug: str | None = None, id: str | None = None, include_graph: bool = False
+) -> Listing[m.Glif]:
+    """The glifs of one sphere, by slug or id."""
+    key, value = exactly_one("sphere_glifs()", slug=slug, id=id)
+    params = {key: value, **query(includes="spells.data" if include_graph else None)}
+    return Listing("sphere glifs", "/spheres", m.Glif, params, shape="sphere")
