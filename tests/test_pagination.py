@@ -140,12 +140,12 @@ async def test_cancelling_a_listing_stops_it(client: g.GlifClient, server: FakeG
     assert len(server.requests) == sent, "requests went on after the listing was cancelled"
 
 
-async def test_an_error_on_one_page_is_raised_and_stops_the_rest(
-    client: g.GlifClient, server: FakeGlifServer
-) -> None:
+async def test_an_error_on_one_page_is_raised_and_stops_the_rest(server: FakeGlifServer) -> None:
     server.faults.latency = 0.05
     server.inject(Fault.answer(404), path="/api/glifs", query={"page": "3"})
     seen = []
+    client = make_client(server, first_page=1)  # no page 0 asked for: the window alone counts
+    await client.__aenter__()
     listing = client.glifs(page_size=5, concurrency=4)
 
     async def consume() -> None:
@@ -160,6 +160,7 @@ async def test_an_error_on_one_page_is_raised_and_stops_the_rest(
     sent = len(server.requests)
     await asyncio.sleep(0.2)
     assert len(server.requests) == sent <= 5  # nothing sent after the error: at most the window
+    await client.aclose()
 
 
 async def test_errors_are_raised_after_the_retries(client: g.GlifClient, server: FakeGlifServer) -> None:
