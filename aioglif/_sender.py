@@ -90,6 +90,7 @@ class Sender:
         # After a pause, one request goes alone and the rest wait for its answer: a 429 that
         # was still meant (its Retry-After too short) costs one more 429, not one per waiter.
         self._probe_next = False
+        self._strikes = 0  # 429s in a row, client-wide
         self._probe: anyio.Event | None = None
         self._rng = random.Random()
         self.stats = Stats()
@@ -126,9 +127,11 @@ class Sender:
         return max(0.0, self._pause_until - anyio.current_time())
 
     def pause(self, seconds: float) -> None:
-        until = anyio.current_time() + seconds
-        self._pause_until = max(self._pause_until, until)
+        now = anyio.current_time()
+        self._pause_until = max(self._pause_until, now + seconds)
         self._probe_next = True
+        if self.adaptive is not None:
+            self.adaptive.on_pause(now, seconds)
 
     async def request(
         self,
@@ -161,9 +164,6 @@ class Sender:
             except e.GlifError as err:
                 _bump(sinks, "errors")
                 retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
-                if isinstance(err, e.RateLimitedError):
-                    # Everyone waits, not only this request: the limit is the client's, not ours.
-                    self.pause(policy.pause(attempt, retry_after))
                 if not should_retry(err, safety):
                     raise
                 wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
@@ -209,10 +209,13 @@ class Sender:
                     resp = await self._send(method, url, params, payload, run_timeouts, sinks)
                 finally:
                     _bump(sinks, "network_seconds", anyio.current_time() - sent)
-                if probe is not None and resp.status == 429:
-                    # Pause before the waiters are let go, so that they wait again.
+                if resp.status == 429:
+                    # Pause before the waiters are let go, so that they wait again. Each probe
+                    # that meets a 429 again pauses one backoff step longer; the 429s of
+                    # requests sent together before the pause count as one.
+                    self._strikes = self._strikes + 1 if probe is not None else max(self._strikes, 1)
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    self.pause(self._settings.retry.pause(1, retry_after))
+                    self.pause(self._settings.retry.pause(self._strikes, retry_after))
             finally:
                 if probe is not None:
                     self._probe = None
@@ -222,19 +225,23 @@ class Sender:
         # a proxy) that echoes the Authorization header cannot put the token in an exception,
         # a run's result or a file.
         body = redact_body(resp.body, self._secret)
+        if status != 429:
+            self._strikes = 0  # (a 200 that says "rate limited" sets it again below)
         if 200 <= status < 300:
             try:
                 result = decode(decoder, body, method=method, url=resp.url)
             except e.RateLimitedError:
                 # A 200 whose body says "rate limited" (the Simple API's way): a 429 by another name.
-                self._adapt(429)
+                self._strikes = self._strikes + 1 if probe is not None else max(self._strikes, 1)
+                self.pause(self._settings.retry.pause(self._strikes, None))
+                self._adapt(429, sent, probe is not None)
                 _bump(sinks, "rate_limited")
                 raise
-            self._adapt(status)
+            self._adapt(status, sent, probe is not None)
             if on_headers is not None:
                 on_headers(resp.headers)
             return result
-        self._adapt(status)
+        self._adapt(status, sent, probe is not None)
         if status == 429:
             _bump(sinks, "rate_limited")
         raise status_error(
@@ -246,10 +253,14 @@ class Sender:
             secret=self._secret,
         )
 
-    def _adapt(self, status: int) -> None:
-        if self.adaptive is not None:
+    def _adapt(self, status: int, sent: float, probe: bool) -> None:
+        # A probe's 429 says the pause was too short, not that the pace is too fast.
+        if self.adaptive is not None and (status != 429 or not probe):
             now = anyio.current_time()
-            changed = self.adaptive.on_rate_limited(now) if status == 429 else self.adaptive.on_success(now)
+            if status == 429:
+                changed = self.adaptive.on_rate_limited(now, sent)
+            else:
+                changed = self.adaptive.on_success(now)
             if changed is not None:
                 self._set_rate(changed)
 

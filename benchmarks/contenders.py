@@ -310,6 +310,17 @@ def aioglif_small(job: Job) -> int:
     return _aioglif(job, body)
 
 
+# --- the small-page job: glifs with their graphs, then each glif's ~10 runs (one page each) ---
+
+
+def _graphs_then_runs(list_fn: Runner, small_fn: Runner) -> Runner:
+    def run(job: Job) -> int:
+        glifs = {**job, "url": job["glifs_url"], "params": {"includes": "spells.data"}, "page_size": 100}
+        return list_fn(glifs) + small_fn(job)
+
+    return run
+
+
 # What each contender imports, loaded before the clock starts so that no one pays for imports.
 PRELOAD: dict[str, tuple[str, ...]] = {
     "requests": ("requests", "json"),
@@ -324,3 +335,5 @@ CONTENDERS: dict[str, dict[str, Runner]] = {
     "aiohttp+sem": {"list": aiohttp_list, "small": aiohttp_small},
     "aioglif": {"list": aioglif_list, "small": aioglif_small},
 }
+for _runners in CONTENDERS.values():
+    _runners["graphs+runs"] = _graphs_then_runs(_runners["list"], _runners["small"])
