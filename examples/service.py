@@ -67,7 +67,7 @@ async def run(request: web.Request) -> web.Response:
     return reply({"output": result.output, "price": price})
 
 
-def reply(body: dict[str, str | None], status: int = 200) -> web.Response:
+def reply(body: dict[str, object], status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
 
