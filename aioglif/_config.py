@@ -80,6 +80,10 @@ def _check_url(name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http(s) URL with a host, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port (1-65535): {url!r}") from None
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError(f"{name} must not carry credentials, a query or a fragment")
     return url.rstrip("/")

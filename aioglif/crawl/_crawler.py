@@ -182,6 +182,11 @@ class Crawl:
                     " flags to finish it, or use another --out"
                 )
             self._crawl_id, self.resumed = last[0], True
+        elif last is not None and last[2] == "incomplete" and last[1] == scope_key and not self.incremental:
+            # Some listings failed last time (a 401, a server down): they go on from the page
+            # where they stopped; what was finished is not asked for again.
+            self._crawl_id, self.resumed = last[0], True
+            await self._in_db(store.reopen_crawl, self._crawl_id)
         else:
             if last is not None and not self.incremental and last[1] == scope_key and last[2] == "complete":
                 self.status = "complete"

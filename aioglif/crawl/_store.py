@@ -154,6 +154,14 @@ class Store(SQLiteStore):
                 (error, time.time(), key),
             )
 
+    def reopen_crawl(self, crawl: int) -> None:
+        """An incomplete crawl runs again: its failed listings from where they stopped."""
+        with self.transaction():
+            self.db.execute("UPDATE crawls SET status='running', finished_at=NULL WHERE id=?", (crawl,))
+            self.db.execute(
+                "UPDATE listings SET status='pending' WHERE crawl=? AND status='failed'", (crawl,)
+            )
+
     def retry_failed(self, crawl: int) -> int:
         with self.transaction():
             cur = self.db.execute(

@@ -239,11 +239,17 @@ def _cycles(graph: Graph, refs: dict[str, list[tuple[str, str]]], position: dict
     found: list[Problem] = []
     seen_cycles: set[frozenset[str]] = set()
 
-    def visit(name: str) -> None:
-        state[name] = 1
-        stack.append(name)
-        for nxt in edges[name]:
-            if state.get(nxt) == 1:
+    def visit(root: str) -> None:
+        # Depth-first with an explicit stack: a chain of thousands of blocks must not recurse.
+        state[root] = 1
+        stack.append(root)
+        todo = [iter(edges[root])]
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                todo.pop()
+                state[stack.pop()] = 2
+            elif state.get(nxt) == 1:
                 cycle = stack[stack.index(nxt) :]
                 key = frozenset(cycle)
                 if key not in seen_cycles:
@@ -251,9 +257,9 @@ def _cycles(graph: Graph, refs: dict[str, list[tuple[str, str]]], position: dict
                     path = " -> ".join([*cycle, nxt])
                     found.append(Problem("cycle", f"blocks depend on each other: {path}", block=nxt))
             elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[name] = 2
+                state[nxt] = 1
+                stack.append(nxt)
+                todo.append(iter(edges[nxt]))
 
     for name in sorted(position, key=position.__getitem__):
         if name not in state:

@@ -1,0 +1,67 @@
+"""A crawl that ended incomplete (a 401 after 3 pages) resumes its failed listings where they
+stopped; bad answers are quarantined or fail one listing, and the crawl reports them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from aioglif.crawl import Crawl, Scope
+from aioglif.testing import FakeData, FakeGlifServer, Fault
+
+from .conftest import make_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def crawl(server: FakeGlifServer, path: Path, scope: Scope) -> Crawl:
+    async with make_client(server) as client, Crawl(client, scope, path) as c:
+        await c.run()
+    return c
+
+
+def count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+async def test_a_401_after_3_pages_then_the_same_command_resumes_at_page_4(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=5, users=6, glifs=420, runs=0, spheres=1)
+    public = len(data.public_glifs)
+    assert public > 300
+    out, scope = tmp_path / "out.sqlite", Scope(all=True)
+    async with FakeGlifServer(data) as server:
+        # Every round of the first run meets the 401 on page 4.
+        server.inject(*[Fault.answer(401)] * 3, path="/api/glifs", query={"page": "4"})
+        first = await crawl(server, out, scope)
+        assert first.status == "incomplete"
+        assert "glifs:all" in first.stats.failures
+        assert count(out, "glifs") == 300
+        before = len(server.requests)
+        again = await crawl(server, out, scope)
+        asked = [r.query.get("page") for r in server.requests[before:] if r.path == "/api/glifs"]
+    assert again.status == "complete" and again.resumed
+    assert asked[0] == "4" and "1" not in asked  # from where it stopped, nothing asked twice
+    assert count(out, "glifs") == public
+
+
+async def test_bad_records_are_quarantined_and_a_bad_page_fails_only_its_listing(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=5, users=6, glifs=60, runs=400, spheres=1)
+    out = tmp_path / "out.sqlite"
+    glifs = sorted(data.public_glifs, key=lambda g: -g["completedSpellRunCount"])
+    spoiled, broken = glifs[0]["id"], glifs[1]["id"]
+    async with FakeGlifServer(data) as server:
+        server.inject(Fault.bad_utf8(), path="/api/runs", query={"glifId": spoiled})
+        server.inject(*[Fault.deep_nesting()] * 9, path="/api/runs", query={"glifId": broken})
+        c = await crawl(server, out, Scope(all=True, runs=True))
+    assert c.status == "incomplete"
+    assert list(c.stats.failures) == [f"runs:glif:{broken}"]
+    assert c.stats.quarantined >= 1
+    with sqlite3.connect(out) as db:
+        (error,) = db.execute("SELECT error FROM quarantine").fetchone()
+    assert "UTF-8" in error
+    # Every other listing went on to the end.
+    expected = sum(len(data.runs_by_glif[g["id"]]) for g in glifs[2:])
+    assert count(out, "runs") >= expected
