@@ -126,3 +126,40 @@ async def test_public_types_for_crawls_and_dispatches(server: FakeGlifServer, tm
         async with batch as results:
             out = [r async for r in results]
     assert [r.key for r in out] == ["a"] and not out[0].ok
+
+
+@pytest.mark.anyio
+async def test_the_crawl_marks_filtered_runs(server: FakeGlifServer, tmp_path: Path) -> None:
+    import sqlite3
+
+    glif = server.data.public_glifs[0]
+    blocked = server.data.add_run(glif["id"], output=PLACEHOLDER)
+    shown = server.data.add_run(glif["id"], output="https://res.cloudinary.com/x/glif-run-outputs/y.png")
+    out = tmp_path / "c.sqlite"
+    async with make_client(server) as client, Crawl(client, Scope(glifs=(glif["id"],), runs=True), out) as c:
+        assert await c.run() == "complete"
+    with sqlite3.connect(out) as db:
+        flags = dict(db.execute("SELECT id, nsfw_filtered FROM runs").fetchall())
+    assert flags[blocked["id"]] == 1 and flags[shown["id"]] == 0
+    assert sum(flags.values()) == 1
+
+
+def test_a_crawl_file_of_schema_1_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from aioglif.crawl import Store
+
+    path = tmp_path / "old.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # what schema 1 wrote: no nsfw_filtered column
+        db.execute("ALTER TABLE runs DROP COLUMN nsfw_filtered")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema'")
+        for run_id, output in (("r1", PLACEHOLDER), ("r2", "plain text"), ("r3", None)):
+            body = msgspec.json.encode({"id": run_id, "output": output}).decode()
+            db.execute("INSERT INTO runs (id, json, harvested_at) VALUES (?, ?, 0)", (run_id, body))
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        assert dict(db.execute("SELECT id, nsfw_filtered FROM runs")) == {"r1": 1, "r2": 0, "r3": 0}
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+    assert columns[-1] == "nsfw_filtered"

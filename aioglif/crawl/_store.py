@@ -24,7 +24,8 @@ from .._store import SQLiteStore, StoreError
 __all__ = ["Listing", "Store", "StoreError"]
 
 APP_ID = "aioglif-crawl"
-SCHEMA_VERSION = 1
+# 2: runs.nsfw_filtered (files of schema 1 are migrated when opened).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS glifs (
     comments INTEGER, has_graph INTEGER NOT NULL, json TEXT NOT NULL, harvested_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, glif_id TEXT, user_id TEXT, created_at TEXT, completed_at TEXT,
-    output_type TEXT, price TEXT, visibility TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL);
+    output_type TEXT, price TEXT, visibility TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL,
+    nsfw_filtered INTEGER);
 CREATE INDEX IF NOT EXISTS runs_by_glif ON runs (glif_id);
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY, username TEXT, name TEXT, image TEXT, json TEXT NOT NULL,
@@ -89,6 +91,20 @@ class Store(SQLiteStore):
     APP_ID = APP_ID
     SCHEMA_VERSION = SCHEMA_VERSION
     SCHEMA = _SCHEMA
+
+    def _create(self, existing: bool) -> None:
+        super()._create(existing)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        if "nsfw_filtered" not in columns:
+            # Schema 1: the column is added at the end, as new files have it, and filled in
+            # from each run's output by the same rule as Run.nsfw_filtered.
+            self.db.create_function("nsfw_placeholder", 1, _nsfw_placeholder, deterministic=True)
+            with self.transaction():
+                self.db.execute("ALTER TABLE runs ADD COLUMN nsfw_filtered INTEGER")
+                self.db.execute(
+                    "UPDATE runs SET nsfw_filtered = nsfw_placeholder(json_extract(json, '$.output'))"
+                )
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     # --- crawls ----------------------------------------------------------------------------
 
@@ -263,10 +279,10 @@ class Store(SQLiteStore):
 
     def _upsert_runs(self, rows: list[tuple[m.Run, bytes]], now: float) -> None:
         self.db.executemany(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
             " glif_id=excluded.glif_id, user_id=excluded.user_id, completed_at=excluded.completed_at,"
             " output_type=excluded.output_type, price=excluded.price, visibility=excluded.visibility,"
-            " json=excluded.json, harvested_at=excluded.harvested_at",
+            " json=excluded.json, harvested_at=excluded.harvested_at, nsfw_filtered=excluded.nsfw_filtered",
             [
                 (
                     r.id,
@@ -279,6 +295,7 @@ class Store(SQLiteStore):
                     r.visibility,
                     raw.decode(),
                     now,
+                    int(r.nsfw_filtered),
                 )
                 for r, raw in rows
             ],
@@ -298,3 +315,7 @@ class Store(SQLiteStore):
             " json=excluded.json, harvested_at=excluded.harvested_at",
             [(u.id, u.username, u.name, u.image, _ENC.encode(u).decode(), now) for u in users],
         )
+
+
+def _nsfw_placeholder(output: object) -> int:
+    return int(isinstance(output, str) and m.is_nsfw_placeholder(output))
