@@ -17,9 +17,9 @@ from typing import Any, Final, Generic, Literal, TypeVar
 import msgspec
 
 from . import models as m
-from ._protocol import at_most_one, check_id, exactly_one, query
+from ._protocol import at_most_one, bots_query, check_id, exactly_one, query
 
-__all__ = ["Listing", "glif", "glifs", "runs", "sphere_glifs", "sphere_parts", "spheres"]
+__all__ = ["Listing", "bots", "glif", "glifs", "runs", "sphere_glifs", "sphere_parts", "spheres"]
 
 T = TypeVar("T")
 
@@ -43,6 +43,8 @@ class Listing(Generic[T]):
     item: type[T]
     params: Mapping[str, str] = field(default_factory=dict)
     shape: Literal["array", "sphere"] = "array"
+    # False: one answer is the whole listing, asked for without ``page`` or ``limit``.
+    paged: bool = True
 
     def raw_items(self, body: bytes) -> list[msgspec.Raw]:
         """The items of a page, each still its JSON as sent."""
@@ -131,3 +133,9 @@ def sphere_glifs(
     key, value = exactly_one("sphere_glifs()", slug=slug, id=id)
     params = {key: value, **query(includes="spells.data" if include_graph else None)}
     return Listing("sphere glifs", "/spheres", m.Glif, params, shape="sphere")
+
+
+def bots(*, sort: str | None = None, query: str | None = None, creator: str | None = None) -> Listing[m.Bot]:
+    """Agents (``/api/bots``, undocumented): not paged. The official client asks without
+    ``page`` or ``limit`` and reads one array, and nothing shows the endpoint pages."""
+    return Listing("bots", "/bots", m.Bot, bots_query(sort, query, creator), paged=False)

@@ -21,7 +21,6 @@ from ._config import DEFAULT_MAX_BODY, Settings, Timeouts
 from ._consistency import ListingFacts
 from ._listings import Listing, sphere_parts
 from ._protocol import (
-    bots_query,
     check_id,
     empty_answer,
     exactly_one,
@@ -249,6 +248,8 @@ class GlifClient:
         first page, whatever its number. ``expected`` (an item count) plans the pages; 0 sends
         no request at all.
         """
+        if not listing.paged:
+            raise ValueError(f"the {listing.name} listing is not paged: it is one answer")
         url = f"{self.settings.api_url}{listing.path}"
         params = dict(listing.params)
         decode = decoder if decoder is not None else listing.decoder()
@@ -474,8 +475,8 @@ class GlifClient:
         A list, not a paginator: the endpoint is undocumented, and the official client asks for
         it without ``page`` or ``limit`` and reads one array; nothing shows it pages.
         """
-        params = bots_query(sort, query, creator)
-        return await self._get("/bots", params, m.BOT.many.decode)  # type: ignore[no-any-return]
+        spec = listings.bots(sort=sort, query=query, creator=creator)
+        return await self._get(spec.path, spec.params, m.BOT.many.decode)  # type: ignore[no-any-return]
 
     async def get_bot(self, id: str) -> m.Bot:
         """One agent with its skills. Raises :class:`NotFoundError` for an unknown id."""

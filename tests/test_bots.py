@@ -1,18 +1,27 @@
-"""Agents (``/api/bots``): the protocol's query, the model, the client, and the command line."""
+"""Agents (``/api/bots``): the protocol's query, the model, the client, the command line and the
+crawler."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import sys
+from pathlib import Path
 
 import anyio
 import msgspec
 import pytest
 
 from aioglif import Bot, GlifClient, NotFoundError
+from aioglif import _listings as listings
 from aioglif._protocol import bots_query
 from aioglif.cli import main
-from aioglif.testing import FakeGlifServer, Fault
+from aioglif.crawl import Crawl, Scope, Store
+from aioglif.crawl._export import export_jsonl
+from aioglif.testing import FakeData, FakeGlifServer, Fault
 from aioglif.testing._bots import public_bot, select_bots
+
+from .conftest import make_client
 
 
 def _without_nulls(value: object) -> object:
@@ -123,3 +132,80 @@ async def test_cli_list_bots_and_get_bot(server: FakeGlifServer, capsys: pytest.
     assert "NotFoundError" in capsys.readouterr().err
     assert await cli("list", "glifs", "--sort", "new") == 2
     assert "--sort is for bots only" in capsys.readouterr().err
+
+
+# --- the crawler ---------------------------------------------------------------------------------
+
+
+def _ids(path: Path, table: str) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {r[0] for r in db.execute(f"SELECT id FROM {table}")}
+
+
+async def _crawl(server: FakeGlifServer, path: Path, scope: Scope) -> Crawl:
+    async with make_client(server) as client, Crawl(client, scope, path) as c:
+        await c.run()
+    return c
+
+
+@pytest.mark.anyio
+async def test_crawl_bots_harvests_every_agent_the_glifs_they_use_and_their_runs(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=5, users=6, glifs=80, runs=600, spheres=1, bots=15)
+    # A glif an agent uses that is private now: no failure, nothing stored.
+    gone = next(b for b in data.bots if b["spellsForBot"])["spellsForBot"][0]["spell"]["id"]
+    data.glif_by_id[gone]["publishedAt"] = None
+    data.reindex()
+    db = tmp_path / "bots.sqlite"
+    async with FakeGlifServer(data) as server:
+        c = await _crawl(server, db, Scope(bots=True, runs=True))
+        sorts = sorted({r.query.get("sort") for r in server.served("/api/bots")})
+    assert c.status == "complete"
+    assert sorts == ["featured", "new", "popular"]
+    used = {s["spell"]["id"] for b in data.bots for s in b["spellsForBot"]} - {gone}
+    assert _ids(db, "bots") == {b["id"] for b in data.bots}
+    assert _ids(db, "glifs") == used  # only the glifs the agents use: --bots alone is no --all
+    assert _ids(db, "runs") == {r["id"] for g in used for r in data.runs_by_glif.get(g, [])}
+    assert c.stats.new["bots"] == len(data.bots)
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT json, glif_ids FROM bots WHERE id=?", (data.bots[0]["id"],))
+        raw, glif_ids = row.fetchone()
+    assert json.loads(raw) == public_bot(data.bots[0])  # the record as the API sent it
+    assert json.loads(glif_ids) == [s["spell"]["id"] for s in data.bots[0]["spellsForBot"]]
+    # Every glif was asked for once, though three listings named most of them.
+    asked = [r.query["id"] for r in server.served("/api/glifs") if "id" in r.query]
+    assert sorted(asked) == sorted(used | {gone})
+    with Store(db) as store:
+        assert export_jsonl(store, tmp_path / "out")["bots"] == len(data.bots)
+
+
+@pytest.mark.anyio
+async def test_crawl_bots_of_users_and_the_cli_flag(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=6, users=5, glifs=40, runs=100, spheres=1, bots=12)
+    creator = data.bots[0]["user"]["username"]
+    db = tmp_path / "mine.sqlite"
+    async with FakeGlifServer(data) as server:
+        # A process of its own: the crawl command handles signals, which only a main thread can.
+        argv = [sys.executable, "-m", "aioglif", "--api-url", server.api_url, "--token", server.token]
+        argv += ["crawl", "--bots", "--user", creator, "--out", str(db), "--progress", "none"]
+        done = await anyio.run_process(argv, check=False)
+        asked = [r.query for r in server.served("/api/bots")]
+    assert done.returncode == 0, done.stderr.decode()
+    assert asked == [{"creator": creator}]
+    assert _ids(db, "bots") == {b["id"] for b in data.bots if b["user"]["username"] == creator}
+    assert "new bots" in done.stdout.decode()
+
+
+def test_a_scope_without_bots_keeps_its_key() -> None:
+    # Crawls begun before agents existed resume: their scope's key has not changed.
+    assert "bots" not in json.loads(Scope(all=True, runs=True).key())
+    assert json.loads(Scope(bots=True).key())["bots"] is True
+    assert Scope(bots=True).all is False  # --bots alone harvests agents, not every glif
+
+
+@pytest.mark.anyio
+async def test_the_bots_listing_is_one_answer(server: FakeGlifServer, client: GlifClient) -> None:
+    spec = listings.bots(sort="new", creator="ann")
+    assert (spec.path, dict(spec.params), spec.paged) == ("/bots", {"sort": "new", "creator": "ann"}, False)
+    with pytest.raises(ValueError, match="not paged"):
+        client.paginate(spec)
+    assert server.requests == []

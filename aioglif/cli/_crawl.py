@@ -43,6 +43,11 @@ def add_parsers(sub: Any) -> None:
     scope.add_argument("--glif", action="append", default=[], metavar="ID", help="one glif")
     scope.add_argument("--runs", action="store_true", help="every public run of every harvested glif")
     scope.add_argument("--graphs", action="store_true", help="include each glif's graph")
+    scope.add_argument(
+        "--bots",
+        action="store_true",
+        help="agents (with --user: theirs; else every sort's) and the glifs they use",
+    )
     # SUPPRESS: given after ``crawl`` it sets the global --rate, and otherwise leaves it alone.
     p.add_argument(
         "--rate",
@@ -106,6 +111,7 @@ def crawl_command(args: argparse.Namespace) -> int:
         glifs=tuple(args.glif),
         runs=args.runs,
         graphs=args.graphs,
+        bots=args.bots,
     )
     return anyio.run(_crawl, args, out, scope)
 
@@ -262,6 +268,7 @@ def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]])
             "new glifs / runs / spheres",
             f"{s['new']['glifs']:,} / {s['new']['runs']:,} / {s['new']['spheres']:,}",
         ),
+        *([("new bots", f"{s['new']['bots']:,}")] if crawl.scope.bots else []),
         ("records written", f"{s['records']:,}"),
         ("requests (useful pages)", f"{s['requests']:,} ({s['useful_pages']:,} of {s['pages']:,} pages)"),
         ("429s / retries", f"{s['rate_limited']} / {s['retries']}"),

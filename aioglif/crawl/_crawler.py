@@ -21,6 +21,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from .. import _listings as listings
 from .. import models as m
 from .._errors import GlifError, NotFoundError
+from .._protocol import BOT_SORTS
 from ..client import GlifClient
 from ._harvest import Item, Timer, harvesting
 from ._store import Harvest, Listing, Store
@@ -51,18 +52,22 @@ class Scope:
     glifs: tuple[str, ...] = ()
     runs: bool = False  # every public run of every harvested glif (and of the given users)
     graphs: bool = False
+    # Agents: the given users' (with ``users``), or all that the three sorts list; and the glifs
+    # they use.
+    bots: bool = False
 
     def __post_init__(self) -> None:
         for name, values in (("users", self.users), ("spheres", self.spheres), ("glifs", self.glifs)):
             if any(not isinstance(v, str) or not v.strip() for v in values):
                 raise ValueError(f"scope {name} must be non-empty strings")
-        if not (self.all or self.featured or self.users or self.spheres or self.glifs):
+        if not (self.all or self.featured or self.users or self.spheres or self.glifs or self.bots):
             object.__setattr__(self, "all", True)
 
     def key(self) -> str:
-        return json.dumps(
-            {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}, sort_keys=True
-        )
+        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        if not self.bots:
+            del fields["bots"]  # the key of a scope without bots is what it was before they came
+        return json.dumps(fields, sort_keys=True)
 
     def roots(self) -> list[Listing]:
         out = []
@@ -78,6 +83,11 @@ class Scope:
             out.append(Listing(f"sphere:{slug}", "sphere", slug))
         for glif_id in self.glifs:
             out.append(Listing(f"glif:{glif_id}", "glif", glif_id))
+        if self.bots:
+            # The listing is one answer per query, not pages: the union of the sorts is as much
+            # of it as the API shows.
+            targets = [f"creator:{name}" for name in self.users] or list(BOT_SORTS)
+            out.extend(Listing(f"bots:{t}", "bots", t) for t in targets)
         return out
 
 
@@ -85,7 +95,7 @@ class Scope:
 class CrawlStats:
     """Where the crawl is, and where its time went. The client's counters sit beside these."""
 
-    new: dict[str, int] = field(default_factory=lambda: {"glifs": 0, "runs": 0, "spheres": 0})
+    new: dict[str, int] = field(default_factory=lambda: {"glifs": 0, "runs": 0, "spheres": 0, "bots": 0})
     records: int = 0  # records written, new or refreshed
     pages: int = 0
     useful_pages: int = 0  # pages that brought at least one new record
@@ -132,6 +142,7 @@ class Crawl:
         self._stopping = False
         self._rounds: anyio.CancelScope | None = None
         self._crawl_id = 0
+        self._bot_glifs: set[str] = set()  # the glifs of agents already followed in this run
 
     async def __aenter__(self) -> Crawl:
         self._store = await anyio.to_thread.run_sync(Store, self.path, limiter=self._db)
@@ -273,6 +284,13 @@ class Crawl:
         concurrency = None if fresh else 1
         kind, target = listing.kind, listing.target
         expected = None
+        if kind == "bots":
+            creator = target[8:] if target.startswith("creator:") else None
+            agents = listings.bots(sort=None if creator else target, creator=creator)
+            bots = await client._get(agents.path, agents.params, harvesting(agents, self._decode))
+            await self._page(listing, 1, bots, done=True, send=send)
+            self.stats.listings_done += 1
+            return
         if kind == "glifs":
             user = target[5:] if target.startswith("user:") else None
             spec: listings.Listing[Any] = listings.glifs(
@@ -305,6 +323,11 @@ class Crawl:
         )
         if kind == "glif":
             first = await pager.first_page()
+            if not first.items and listing.key.startswith("bot-glif:"):
+                # A glif an agent uses may be private or gone: nothing to harvest, no failure.
+                await self._write(listing, first.number, Harvest([], [], [], []), done=True, follow=[])
+                self.stats.listings_done += 1
+                return
             if not first.items:
                 raise _not_found(target)
             await self._page(listing, first.number, first.items, done=True, send=send)
@@ -342,15 +365,27 @@ class Crawl:
     ) -> int:
         glifs = [(i.model, i.raw) for i in items if isinstance(i.model, m.Glif)]
         runs = [(i.model, i.raw) for i in items if isinstance(i.model, m.Run)]
-        kind = "runs" if listing.kind == "runs" else "glifs"
+        bots = [(i.model, i.raw) for i in items if isinstance(i.model, m.Bot)]
+        kind = listing.kind if listing.kind in ("runs", "bots") else "glifs"
         bad = [(kind, i.raw, i.error or "undecodable") for i in items if i.model is None]
         follow: list[Listing] = []
         if self.scope.runs and glifs:
             follow = await self._runs_to_follow([g for g, _ in glifs])
-        new = await self._write(listing, number, Harvest(glifs, runs, [], bad), done=done, follow=follow)
+        if bots:
+            follow += await self._glifs_of_bots([b for b, _ in bots])
+        harvest = Harvest(glifs, runs, [], bad, bots)
+        new = await self._write(listing, number, harvest, done=done, follow=follow)
         if send is not None:
             for f in follow:
-                await send.send(f)
+                if f.kind == "runs":
+                    await send.send(f)
+        # The glifs agents use are listings of their own, each of which may lead to runs: they
+        # are worked on here, as roots are, not by the workers, which follow nothing.
+        roots = [f for f in follow if f.kind != "runs"]
+        if roots:
+            async with anyio.create_task_group() as tg:
+                for f in roots:
+                    tg.start_soon(self._guarded, f, send)
         return int(new)
 
     async def _runs_to_follow(self, glifs: list[m.Glif]) -> list[Listing]:
@@ -367,6 +402,14 @@ class Crawl:
             ]
         return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
 
+    async def _glifs_of_bots(self, bots: list[m.Bot]) -> list[Listing]:
+        """The glifs the agents use that the database does not hold yet."""
+        # Several agents listings run at once and share glifs: each is followed once.
+        ids = [g for g in dict.fromkeys(g for b in bots for g in b.glif_ids) if g not in self._bot_glifs]
+        self._bot_glifs.update(ids)
+        known = await self._in_db(self.store.known, "glifs", ids)
+        return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
+
     async def _write(
         self, listing: Listing, number: int | None, harvest: Harvest, *, done: bool, follow: list[Listing]
     ) -> int:
@@ -376,12 +419,12 @@ class Crawl:
             )
         )
         s = self.stats
-        s.records += len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres)
+        s.records += len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres) + len(harvest.bots)
         s.quarantined += len(harvest.quarantine)
         s.pages += 1
         s.useful_pages += new > 0
-        kind = "runs" if harvest.runs else "spheres" if harvest.spheres else "glifs"
-        s.new[kind] += new
+        kinds = (("runs", harvest.runs), ("spheres", harvest.spheres), ("bots", harvest.bots))
+        s.new[next((k for k, rows in kinds if rows), "glifs")] += new
         s.decode_seconds = self._decode.seconds
         return int(new)
 

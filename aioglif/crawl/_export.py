@@ -13,7 +13,7 @@ from typing import IO, Any
 from .._store import write_aside
 from ._store import Store
 
-TABLES = ("glifs", "runs", "users", "spheres")
+TABLES = ("glifs", "runs", "users", "spheres", "bots")
 
 __all__ = ["TABLES", "export_jsonl", "export_parquet", "parquet_available"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS users (
     harvested_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS spheres (
     id TEXT PRIMARY KEY, slug TEXT, name TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS bots (
+    id TEXT PRIMARY KEY, username TEXT, name TEXT, user_id TEXT, created_at TEXT, message_count REAL,
+    glif_ids TEXT NOT NULL, json TEXT NOT NULL, harvested_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (
     kind TEXT NOT NULL, raw TEXT NOT NULL, error TEXT NOT NULL, listing TEXT NOT NULL,
     at REAL NOT NULL, PRIMARY KEY (kind, raw));
@@ -79,6 +82,7 @@ class Harvest:
     runs: list[tuple[m.Run, bytes]]
     spheres: list[tuple[m.Sphere, bytes]]
     quarantine: list[tuple[str, bytes, str]]  # kind, raw, error
+    bots: list[tuple[m.Bot, bytes]] = field(default_factory=list)
 
 
 def _iso(value: Any) -> str | None:
@@ -206,11 +210,14 @@ class Store(SQLiteStore):
             new = self._count_new("glifs", [g.id for g, _ in harvest.glifs])
             new += self._count_new("runs", [r.id for r, _ in harvest.runs])
             new += self._count_new("spheres", [s.id for s, _ in harvest.spheres])
+            new += self._count_new("bots", [b.id for b, _ in harvest.bots])
             self._upsert_glifs(harvest.glifs, now)
             self._upsert_runs(harvest.runs, now)
             self._upsert_spheres(harvest.spheres, now)
+            self._upsert_bots(harvest.bots, now)
             users = {u.id: u for g, _ in harvest.glifs if (u := g.user) is not None}
             users.update({u.id: u for r, _ in harvest.runs if (u := r.user) is not None})
+            users.update({u.id: u for b, _ in harvest.bots if (u := b.user) is not None})
             self._upsert_users(users.values(), now)
             self.db.executemany(
                 "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?)",
@@ -219,7 +226,7 @@ class Store(SQLiteStore):
                     for k, raw, err in harvest.quarantine
                 ],
             )
-            items = len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres)
+            items = len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres) + len(harvest.bots)
             self.db.execute(
                 "UPDATE listings SET status=?, next_page=COALESCE(?, next_page), items=items+?, error=NULL,"
                 " updated_at=? WHERE key=?",
@@ -240,6 +247,16 @@ class Store(SQLiteStore):
         marks = ",".join("?" * len(ids))
         known = self.db.execute(f"SELECT count(*) FROM {table} WHERE id IN ({marks})", ids).fetchone()[0]
         return len(set(ids)) - int(known)
+
+    def known(self, table: str, ids: Sequence[str]) -> set[str]:
+        """Which of these ids the table holds."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+            found.update(r[0] for r in rows)
+        return found
 
     def stored_runs(self, glif_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM runs WHERE glif_id=?", (glif_id,)).fetchone()[0])
@@ -306,6 +323,28 @@ class Store(SQLiteStore):
             "INSERT INTO spheres VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET slug=excluded.slug,"
             " name=excluded.name, json=excluded.json, harvested_at=excluded.harvested_at",
             [(s.id, s.slug, s.name, raw.decode(), now) for s, raw in rows],
+        )
+
+    def _upsert_bots(self, rows: list[tuple[m.Bot, bytes]], now: float) -> None:
+        self.db.executemany(
+            "INSERT INTO bots VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+            " username=excluded.username, name=excluded.name, user_id=excluded.user_id,"
+            " created_at=excluded.created_at, message_count=excluded.message_count,"
+            " glif_ids=excluded.glif_ids, json=excluded.json, harvested_at=excluded.harvested_at",
+            [
+                (
+                    b.id,
+                    b.username,
+                    b.name,
+                    b.user_id,
+                    b.created_at,
+                    b.message_count,
+                    json.dumps(b.glif_ids),
+                    raw.decode(),
+                    now,
+                )
+                for b, raw in rows
+            ],
         )
 
     def _upsert_users(self, users: Iterable[m.User], now: float) -> None:
