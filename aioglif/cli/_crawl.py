@@ -273,7 +273,8 @@ def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]])
         ("requests (useful pages)", f"{s['requests']:,} ({s['useful_pages']:,} of {s['pages']:,} pages)"),
         ("429s / retries", f"{s['rate_limited']} / {s['retries']}"),
         ("quarantined", str(s["quarantined"])),
-        ("failed listings", ", ".join(s["failures"]) or "none"),
+        ("failed listings", "; ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"),
+        ("gone (deleted while crawled)", f"{s['gone']:,} glifs; runs listed again {s['relisted']:,}"),
         (
             "time",
             f"{s['seconds']:.1f}s: waiting for the limiter {s['limiter_seconds']:.1f}s, network "

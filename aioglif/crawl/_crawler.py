@@ -35,6 +35,8 @@ log = logging.getLogger("aioglif.crawl")
 
 # Rounds over the listings that failed: the first pass, then this many retries of what failed.
 _RETRY_ROUNDS = 2
+# Rounds of reconciliation at most: each lists the glifs again and the runs of the short ones.
+_RECONCILE_ROUNDS = 3
 # After stop(), what is in flight has this long to arrive; then it is cancelled. Every page is
 # committed with its listing's progress, so a cancelled request costs only its own page, which
 # the next run asks for again. Short, because a server may never answer.
@@ -107,6 +109,8 @@ class CrawlStats:
     write_seconds: float = 0.0
     started: float = field(default_factory=time.monotonic)
     failures: dict[str, str] = field(default_factory=dict)
+    gone: int = 0  # listings whose glif was deleted while the crawl ran (not failures)
+    relisted: int = 0  # runs listings read again by the reconciliation
 
 
 class Crawl:
@@ -139,6 +143,10 @@ class Crawl:
         self._store: Store | None = None
         self._db = anyio.CapacityLimiter(1)  # one writer: sqlite3 wants no concurrent use
         self._decode = Timer()
+        self._reconciling = 0  # the reconciliation round under way, 0 in the main pass
+        # Each glif's run count when its runs were listed: a count that moved since means
+        # its runs moved across pages while they were listed.
+        self._counts_seen: dict[str, int] = {}
         self._stopping = False
         self._rounds: anyio.CancelScope | None = None
         self._crawl_id = 0
@@ -214,8 +222,11 @@ class Crawl:
                     log.info("retrying failed listings (round %d)", round_ + 2)
                     continue
                 break
+            if self.scope.runs and not self._stopping:
+                await self._reconcile()
         self._rounds = None
         counts = await self._in_db(store.listing_counts, self._crawl_id)
+        self.stats.gone = counts.get("gone", 0)
         self.stats.listings_failed = counts.get("failed", 0)
         final: Literal["complete", "incomplete", "interrupted"]
         if self._stopping and (counts.get("pending", 0) or counts.get("running", 0)):
@@ -228,6 +239,38 @@ class Crawl:
         if final != "interrupted":
             await self._in_db(store.finish_crawl, self._crawl_id, final, self.summary())
         return final
+
+    async def _reconcile(self) -> None:
+        """Deletions while the crawl ran shift items between pages, so a listing may have
+        stepped over some. List the glifs again; any glif with fewer runs stored than its
+        fresh count has its runs listed again, whole; repeat while that finds anything, a few
+        rounds at most. Cheap when nothing moved: one listing of the glifs."""
+        store = self.store
+        roots = [x for x in self.scope.roots() if x.kind == "glifs"]
+        for round_ in range(1, _RECONCILE_ROUNDS + 1):
+            self._reconciling = round_
+            before = self.stats.records
+            new = sum(self.stats.new.values())
+            relisted = self.stats.relisted
+            await self._in_db(
+                store.add_listings,
+                self._crawl_id,
+                [Listing(f"reconcile:{round_}:{x.key}", "glifs", x.target) for x in roots],
+            )
+            await self._round()
+            if self._stopping:
+                break
+            if await self._in_db(store.retry_failed, self._crawl_id):
+                await self._round()
+            log.info(
+                "reconciliation round %d: %d runs listings again, %d records",
+                round_,
+                self.stats.relisted - relisted,
+                self.stats.records - before,
+            )
+            if self.stats.relisted == relisted or sum(self.stats.new.values()) == new:
+                break  # nothing was short, or listing the short ones again found nothing
+        self._reconciling = 0
 
     async def _round(self) -> None:
         pending = await self._in_db(self.store.listings, self._crawl_id, ("pending", "running"))
@@ -268,10 +311,31 @@ class Crawl:
         """One listing; its failure after the client's retries is recorded, not raised."""
         try:
             await self._listing(listing, send)
+        except NotFoundError as exc:
+            if await self._gone(listing):
+                # The glif was deleted while we crawled: what was stored stays, nothing failed.
+                log.info("glif %s is gone: %s", listing.target, exc)
+                await self._in_db(self.store.mark_gone, listing.key, str(exc))
+                return
+            log.warning("listing %s failed: %s", listing.key, exc)
+            self.stats.failures[listing.key] = str(exc)
+            await self._in_db(self.store.fail_listing, listing.key, str(exc))
         except GlifError as exc:
             log.warning("listing %s failed: %s", listing.key, exc)
             self.stats.failures[listing.key] = str(exc)
             await self._in_db(self.store.fail_listing, listing.key, str(exc))
+
+    async def _gone(self, listing: Listing) -> bool:
+        """Whether a runs listing answered 404 because its glif no longer exists (one lookup)."""
+        if listing.kind != "runs" or listing.target.startswith("user:"):
+            return False
+        try:
+            await self.client.get_glif(listing.target)
+        except NotFoundError:
+            return True
+        except GlifError:
+            return False
+        return False
 
     async def _listing(self, listing: Listing, send: ObjectSendStream[Listing] | None) -> None:
         client, scope = self.client, self.scope
@@ -346,7 +410,7 @@ class Crawl:
                     send=send,
                 )
                 wrote_last = not page.has_more
-                if self.incremental and kind == "runs" and new == 0:
+                if self.incremental and kind == "runs" and new == 0 and ":again:" not in listing.key:
                     known_pages += 1
                     if known_pages >= 2:  # a page of known runs, and one more for safety
                         break
@@ -391,7 +455,35 @@ class Crawl:
     async def _runs_to_follow(self, glifs: list[m.Glif]) -> list[Listing]:
         # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end.
         wanted = [g for g in glifs if g.completed_spell_run_count != 0]
+        if self._reconciling:
+            # Only glifs with fewer runs stored than they have now: their listings stepped
+            # over some (deletions moved them) or ran before they arrived. A glif without a
+            # count was listed to its end already.
+            stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
+            short = [
+                g
+                for g in wanted
+                # Fewer stored than there are, or the count moved since its runs were listed
+                # (a deleted run moves the others across pages: the stored count hides that).
+                if g.completed_spell_run_count is not None
+                and (
+                    g.completed_spell_run_count > stored.get(g.id, 0)
+                    or self._counts_seen.get(g.id, g.completed_spell_run_count) != g.completed_spell_run_count
+                )
+                # A listing that failed is reported as failed, not retried here once more.
+                and f"runs:glif:{g.id}" not in self.stats.failures
+            ]
+            self._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in short)
+            self.stats.relisted += len(short)
+            return [
+                Listing(
+                    f"runs:glif:{g.id}:again:{self._reconciling}", "runs", g.id, g.completed_spell_run_count
+                )
+                for g in short
+            ]
         self.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
+        if self.scope.runs:
+            self._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in glifs)
         if self.incremental:
             # Only glifs whose count grew beyond the runs already stored.
             stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
@@ -441,6 +533,8 @@ class Crawl:
             "listings_done": s.listings_done,
             "listings_failed": s.listings_failed,
             "failures": s.failures,
+            "gone": s.gone,
+            "relisted": s.relisted,
             "requests": c.requests,
             "retries": c.retries,
             "rate_limited": c.rate_limited,

@@ -235,6 +235,14 @@ class Store(SQLiteStore):
             self._add_listings(crawl, follow)
         return new
 
+    def mark_gone(self, listing: str, reason: str) -> None:
+        """The listing's subject no longer exists (a glif deleted mid-crawl): not a failure."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE listings SET status='gone', error=?, updated_at=? WHERE key=?",
+                (reason, time.time(), listing),
+            )
+
     def mark_done(self, listing: str) -> None:
         with self.transaction():
             self.db.execute(
