@@ -33,7 +33,7 @@ from ._protocol import (
 from ._rate import AdaptiveRate
 from ._retry import RetryPolicy, Safety
 from ._sender import Sender, Stats
-from ._wire import AiohttpWire
+from ._wire import AiohttpWire, Wire
 from .pagination import AsyncPaginator, Fetched
 
 __all__ = ["GlifClient"]
@@ -100,7 +100,8 @@ class GlifClient:
     ``max_in_flight`` caps concurrent requests. ``max_body`` caps the bytes of one answer
     (decompressed; default 64 MiB): past it a request raises :class:`ResponseTooLarge`.
     ``timeouts`` bound each attempt (see :class:`Timeouts`). Pass ``session`` to share an
-    aiohttp session that you open and close yourself.
+    aiohttp session that you open and close yourself, or ``wire`` to send through something else
+    than the network (``aioglif.testing.MemoryWire(server)`` serves a fake server in memory).
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class GlifClient:
         max_body: int = DEFAULT_MAX_BODY,
         session: aiohttp.ClientSession | None = None,
         first_page: int | None = None,
+        wire: Wire | None = None,
     ) -> None:
         adaptive = None
         if rate == "auto":
@@ -143,13 +145,16 @@ class GlifClient:
         # first listing of each path asks for page 0 once to find out.
         self.first_page = first_page
         t = self.settings.timeouts
-        wire = AiohttpWire(
-            connect_timeout=t.connect,
-            read_timeout=t.read,
-            pool=max_in_flight,
-            user_agent=self.settings.user_agent,
-            session=session,
-        )
+        if wire is None:
+            wire = AiohttpWire(
+                connect_timeout=t.connect,
+                read_timeout=t.read,
+                pool=max_in_flight,
+                user_agent=self.settings.user_agent,
+                session=session,
+            )
+        elif session is not None:
+            raise ValueError("pass a session or a wire, not both")
         self._sender = Sender(self.settings, wire, adaptive)
         self._state = _State.UNOPENED
         self._stack = AsyncExitStack()

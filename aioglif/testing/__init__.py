@@ -11,6 +11,7 @@ Use it in your own tests::
 from ._behaviour import EXACT_PROFILES, PROFILES, Behaviour, ListRules
 from ._data import FakeData, iso
 from ._gate import Gate
+from ._memory import MemoryWire
 from ._process import fake_server_process
 from ._server import FakeGlifServer, Fault, Faults, RecordedRequest
 
@@ -24,6 +25,7 @@ __all__ = [
     "Fault",
     "Faults",
     "Gate",
+    "MemoryWire",
     "RecordedRequest",
     "fake_server_process",
     "iso",

@@ -28,6 +28,7 @@ from ._data import FakeData, iso
 from ._faults import Fault, Faults, RecordedRequest
 from ._gate import Gate
 from ._limits import Limiter, Verdict, make_limiter, rate_limit_headers, retry_after_header
+from ._memory import capture_of
 from ._rest import USER, RestHandlers, error
 from ._simple import CORS, SimpleHandler, preflight
 
@@ -385,6 +386,10 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
 
 async def stream(request: web.Request, answer: hostile.Answer) -> web.StreamResponse:
     """Send a planned answer chunk by chunk; a client that hangs up ends it quietly."""
+    capture = capture_of(request)
+    if capture is not None:  # the in-memory wire streams it to its client itself
+        capture.answer = answer
+        return web.Response(status=answer.status)
     response = web.StreamResponse(status=answer.status, headers=answer.headers)
     if answer.length is not None:
         response.content_length = answer.length
@@ -407,11 +412,19 @@ class _Injection(msgspec.Struct):
 
 
 def _close(request: web.Request) -> None:
+    capture = capture_of(request)
+    if capture is not None:
+        capture.closed = True
     if request.transport is not None:
         request.transport.close()
 
 
 async def _truncated(request: web.Request, body: bytes) -> web.StreamResponse:
+    if capture_of(request) is not None:
+        half = hostile.Answer(200, {"Content-Type": "application/json"}, iter([body[: len(body) // 2]]))
+        response = await stream(request, half)
+        _close(request)
+        return response
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     response.content_length = len(body)
     await response.prepare(request)

@@ -1,0 +1,78 @@
+"""The in-memory wire: the fake server's data, faults and caps without a socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+import aioglif as g
+from aioglif.crawl import Crawl, Scope
+from aioglif.testing import FakeData, FakeGlifServer, Fault, MemoryWire
+
+from .conftest import FAST_RETRY, make_client
+
+pytestmark = pytest.mark.anyio
+
+MiB = 2**20
+
+
+def memory_client(server: FakeGlifServer, **kwargs: object) -> g.GlifClient:
+    return make_client(server, wire=MemoryWire(server), **kwargs)
+
+
+@pytest.fixture
+def offline() -> FakeGlifServer:
+    # Never started: nothing listens, the wire reaches the handlers directly.
+    return FakeGlifServer(FakeData.generate(seed=7, users=8, glifs=120, runs=900, spheres=3))
+
+
+async def test_the_same_answers_as_over_a_socket(server: FakeGlifServer, offline: FakeGlifServer) -> None:
+    async with make_client(server) as net, memory_client(offline) as mem:
+        assert [x.id async for x in net.glifs()] == [x.id async for x in mem.glifs()]
+        glif = offline.data.public_glifs[0]["id"]
+        assert [r.id async for r in net.runs(glif_id=glif)] == [r.id async for r in mem.runs(glif_id=glif)]
+        assert (await mem.me()).user.id == (await net.me()).user.id
+        result = await mem.run_glif(glif, ["hello"])
+    assert result.output is not None
+    assert offline.served("/simple")[0].authorization == f"Bearer {offline.token}"
+
+
+async def test_faults_are_served_and_retried(offline: FakeGlifServer) -> None:
+    glif = offline.data.public_glifs[0]["id"]
+    offline.inject(Fault.drop(), Fault.truncate(), Fault.invalid_json(), path="/api/glifs")
+    async with memory_client(offline) as client:
+        assert (await client.get_glif(glif)).id == glif
+        assert client.stats.retries == 3
+    assert [r.fault for r in offline.served("/api/glifs")] == ["drop", "truncate", "invalid_json", None]
+
+
+async def test_caps_and_deadlines_hold_in_memory(offline: FakeGlifServer) -> None:
+    offline.inject(Fault.gzip_bomb(64 * MiB), Fault.huge_body(8 * MiB), path="/api/glifs")
+    async with memory_client(offline, max_body=MiB) as client:
+        for _ in range(2):
+            with pytest.raises(g.ResponseTooLarge):
+                await client.glifs().first_page()
+    offline.inject(Fault.drip(0.05), Fault.drip(0.05), path="/api/runs")
+    policy = g.RetryPolicy(attempts=2, initial=0.01, maximum=0.01)
+    async with memory_client(offline, retry=policy, timeouts=g.Timeouts(total=0.3)) as client:
+        with anyio.fail_after(10), pytest.raises(g.TimeoutError):
+            await client.runs().first_page()
+
+
+async def test_an_echoed_token_is_redacted_in_memory(offline: FakeGlifServer) -> None:
+    offline.inject(Fault.echo(200), path="/simple")
+    async with memory_client(offline) as client:
+        with pytest.raises(g.RunFailedError) as info:
+            await client.run_glif(offline.data.public_glifs[0]["id"], ["x"])
+    assert offline.token not in f"{info.value!r} {info.value.result}"
+
+
+async def test_a_whole_crawl_in_memory(offline: FakeGlifServer, tmp_path: Path) -> None:
+    async with (
+        make_client(offline, wire=MemoryWire(offline), retry=FAST_RETRY) as client,
+        Crawl(client, Scope(all=True, runs=True), tmp_path / "out.sqlite") as crawl,
+    ):
+        assert await crawl.run() == "complete"
+    assert crawl.stats.new["runs"] == sum(1 for r in offline.data.public_runs)
