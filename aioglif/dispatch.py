@@ -172,6 +172,8 @@ def error_kind(error: GlifError | None) -> str:
     if isinstance(error, TransportError):
         return "no_answer" if error.request_sent else "not_sent"
     if isinstance(error, APIStatusError):
+        if error.status == 402:  # Payment Required: the HTTP way of "not enough credits"
+            return "out_of_credits"
         return "server_error" if error.status >= 500 else "error"
     return "error"
 
@@ -392,7 +394,7 @@ class Dispatch(Generic[K]):
         elif self.max_credits is not None and (error is None or isinstance(error, ResponseDecodeError)):
             # It ran, and nobody can say what it cost: the budget cannot be kept any more.
             self.stop("price unknown")
-        if isinstance(error, OutOfCreditsError):
+        if error_kind(error) == "out_of_credits":
             self.stop("out of credits")
         elif isinstance(error, (AuthenticationError, PermissionDeniedError)):
             self.stop("refused")

@@ -48,6 +48,15 @@ class SimpleHandler:
         )
         if problem:
             return web.json_response({"error": problem})
+        said = f.run_price
+        price = (
+            Decimal(said)
+            if said is not None
+            else Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
+        )
+        cost = price if price.is_finite() and price > 0 else Decimal(0)
+        if self.data.credits.get(user["id"], Decimal(0)) < cost:
+            return _refuse(f, 402, "Not enough credits")  # checked before the run starts
         running = self._runs_in_flight.get(user["id"], 0)
         if f.max_concurrent_runs is not None and running >= f.max_concurrent_runs:
             return _refuse(f, 429, "Too many concurrent runs: wait for one to finish", {"Retry-After": "1"})
@@ -66,17 +75,8 @@ class SimpleHandler:
             f.run_failure_rate and self._rng.random() < f.run_failure_rate
         ):
             return web.json_response({"error": "Run failed: the model returned an error", "inputs": inputs})
-        said = f.run_price
-        price = (
-            Decimal(said)
-            if said is not None
-            else Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
-        )
-        cost = price if price.is_finite() and price > 0 else Decimal(0)
-        balance = self.data.credits.get(user["id"], Decimal(0))
-        if balance < cost:
-            return _refuse(f, 402, "Not enough credits")
-        self.data.credits[user["id"]] = balance - cost
+        # Charged when the run succeeds (may overdraw a little when runs overlap, as a fake).
+        self.data.credits[user["id"]] = self.data.credits.get(user["id"], Decimal(0)) - cost
         output_type = glif.get("outputType") or "TEXT"
         output = " ".join(inputs.values()) if output_type == "TEXT" else self.data._output(output_type)
         answer: object = output
