@@ -419,6 +419,9 @@ def main() -> None:
                 str(dispatch.RUN_SECONDS),
                 "--max-concurrent-runs",
                 str(dispatch.IN_FLIGHT),
+                # The contenders retry a 429; a 200 + error would be a result to them.
+                "--simple-errors",
+                "status",
                 "--credits",
                 "100000000",
             ) as base,

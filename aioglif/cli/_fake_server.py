@@ -31,7 +31,13 @@ def add_parsers(sub: Any) -> None:
     fs.add_argument("--latency-jitter", type=float, default=0.0, help="up to this many seconds more")
     fs.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx")
     fs.add_argument("--run-latency", type=float, default=0.0, help="seconds a Simple API run takes")
-    fs.add_argument("--max-concurrent-runs", type=int, help="runs a token may have at once (429 beyond)")
+    fs.add_argument("--max-concurrent-runs", type=int, help="runs a token may have at once (refused beyond)")
+    fs.add_argument(
+        "--simple-errors",
+        choices=("body", "status"),
+        default="body",
+        help="how the Simple API refuses a run: 200 + error as documented (body), or 429/402/404 (status)",
+    )
     fs.add_argument("--run-failure-rate", type=float, default=0.0, help="fraction of runs that fail")
     fs.add_argument("--credits", type=float, help="every user's credits (default: 100, 500 or 2000)")
     b = fs.add_argument_group("how listings behave (the API documents none of it)")
@@ -84,6 +90,7 @@ async def _fake_server(args: argparse.Namespace) -> int:
         run_latency=args.run_latency,
         max_concurrent_runs=args.max_concurrent_runs,
         run_failure_rate=args.run_failure_rate,
+        simple_errors=args.simple_errors,
     )
     behaviour = _behaviour(args)
     async with FakeGlifServer(
