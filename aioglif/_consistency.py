@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from ._protocol import parse_http_date
+
 T = TypeVar("T")
 
 # Seconds of disagreement allowed between the API's createdAt clock and its Date header.
@@ -49,7 +51,7 @@ class PageInfo:
 
     sent: float
     received: float
-    served_at: float | None
+    date: str | None  # the server's Date header: parsed only if a boundary is ever judged by it
     first_key: Hashable | None
     first_created: datetime | None
     first_edge: frozenset[Hashable]  # keys on the page created exactly at first_created
@@ -64,22 +66,27 @@ class PageInfo:
         created: Callable[[T], datetime | None],
         sent: float,
         received: float,
-        served_at: float | None,
+        date: str | None,
     ) -> PageInfo:
         if not raw:
-            return cls(sent, received, served_at, None, None, frozenset(), None, frozenset())
+            return cls(sent, received, date, None, None, frozenset(), None, frozenset())
         stamps = [created(i) for i in raw]
         first, last = stamps[0], stamps[-1]
         return cls(
             sent,
             received,
-            served_at,
+            date,
             key(raw[0]),
             first,
             frozenset(key(i) for i, c in zip(raw, stamps, strict=True) if c == first),
             last,
             frozenset(key(i) for i, c in zip(raw, stamps, strict=True) if c == last),
         )
+
+    @property
+    def served_at(self) -> float | None:
+        """When the server answered (its ``Date``, seconds since the epoch), if it said."""
+        return parse_http_date(self.date)
 
     def overlaps(self, other: PageInfo) -> bool:
         """Whether the two requests were in flight at the same time (their order is unknown)."""
@@ -226,6 +233,11 @@ class Seen:
         if not self.exact:
             self.exact = True
             self.everything.update(self.recent_all)
+
+    @property
+    def empty(self) -> bool:
+        """No page was added yet: nothing can be a repeat."""
+        return not self.recent and self.mark is None and not len(self.everything)
 
     def recent_contains(self, key: Hashable) -> bool:
         return key in self.recent_all or key in self.everything

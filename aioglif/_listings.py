@@ -10,6 +10,7 @@ sphere object holding them, or as an array: :func:`sphere_parts` reads both.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Literal, TypeVar
@@ -28,6 +29,11 @@ _BODY: Final = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
 _KEYS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
 # Keys that make an object a sphere rather than a glif.
 _SPHERE_KEYS: Final = ("glifs", "spells", "slug")
+
+
+@functools.cache
+def _decoder(tp: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(tp)
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,12 @@ class Listing(Generic[T]):
         return _RAWS.decode(body)
 
     def decoder(self) -> Callable[[bytes], list[T]]:
-        """A decoder of a page into models, built once per listing."""
-        many: msgspec.json.Decoder[list[T]] = msgspec.json.Decoder(list[self.item])  # type: ignore[name-defined]
+        """A decoder of a page into models, built once per item type (a listing per glif must
+        not pay for building one each)."""
         if self.shape == "array":
-            return many.decode
-        one: msgspec.json.Decoder[T] = msgspec.json.Decoder(self.item)
+            return _decoder(list[self.item]).decode  # type: ignore[name-defined]
+        item: Any = self.item
+        one: msgspec.json.Decoder[T] = _decoder(item)
 
         def decode(body: bytes) -> list[T]:
             return [one.decode(raw) for raw in sphere_parts(body)[1]]

@@ -91,6 +91,7 @@ class Sender:
         # was still meant (its Retry-After too short) costs one more 429, not one per waiter.
         self._probe_next = False
         self._strikes = 0  # 429s in a row, client-wide
+        self._header_cache: dict[tuple[str, bool], dict[str, str]] = {}
         self._probe: anyio.Event | None = None
         self._rng = random.Random()
         self.stats = Stats()
@@ -197,18 +198,30 @@ class Sender:
     ) -> T:
         if self._slots is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
-        async with self._slots:
+        slots = self._slots
+        try:
+            slots.acquire_nowait()  # no checkpoint (an event loop turn) when a slot is free
+        except anyio.WouldBlock:
+            await slots.acquire()
+        try:
             waited = anyio.current_time()
-            probe = await self._wait_for_pause(method, url, deadline)
+            if self._probe is None and not self._probe_next and self._pause_until <= waited:
+                probe = None
+            else:
+                probe = await self._wait_for_pause(method, url, deadline)
             try:
                 if self._limiter is not None:
                     await self._limiter.acquire()
-                sent = anyio.current_time()
-                _bump(sinks, "limiter_seconds", sent - waited)
+                    sent = anyio.current_time()
+                else:
+                    sent = waited
                 try:
                     resp = await self._send(method, url, params, payload, run_timeouts, sinks)
                 finally:
-                    _bump(sinks, "network_seconds", anyio.current_time() - sent)
+                    now = anyio.current_time()
+                    for sink in sinks:
+                        sink.limiter_seconds += sent - waited
+                        sink.network_seconds += now - sent
                 if resp.status == 429:
                     # Pause before the waiters are let go, so that they wait again. Each probe
                     # that meets a 429 again pauses one backoff step longer; the 429s of
@@ -220,6 +233,8 @@ class Sender:
                 if probe is not None:
                     self._probe = None
                     probe.set()
+        finally:
+            slots.release()
         status = resp.status
         # Whatever the server says goes through redaction before anything reads it: a server (or
         # a proxy) that echoes the Authorization header cannot put the token in an exception,
@@ -293,11 +308,16 @@ class Sender:
         return token.reveal() if token is not None else None
 
     def _headers(self, url: str, has_body: bool) -> dict[str, str]:
+        cached = self._header_cache.get((url, has_body))
+        if cached is not None:
+            return cached
         headers = {"Content-Type": "application/json"} if has_body else {}
         secret = self._secret
         # The token goes only to the configured hosts, also after a redirect.
         if secret is not None and origin(url) in self._settings.token_origins:
             headers["Authorization"] = f"Bearer {secret}"
+        if len(self._header_cache) < 64:  # the API's few paths, not every redirect's target
+            self._header_cache[(url, has_body)] = headers
         return headers
 
     async def _send(
@@ -309,32 +329,36 @@ class Sender:
         run_timeouts: bool,
         sinks: tuple[Stats, ...],
     ) -> Response:
-        t, target = self._settings.timeouts, URL(url)
+        t = self._settings.timeouts
+        target = url
         for _hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
             request = Request(
                 method,
-                str(target),
+                target,
                 params=params,
-                headers=self._headers(str(target), data is not None),
+                headers=self._headers(target, data is not None),
                 content=data,
                 read_timeout=t.run_read if run_timeouts else None,
                 total_timeout=t.run_total if run_timeouts else t.total,
                 max_body=self._settings.max_body,
             )
-            _bump(sinks, "requests")
+            for sink in sinks:
+                sink.requests += 1
             resp = await self.wire.send(request)
-            location = resp.headers.get("Location")
-            if resp.status not in REDIRECT_STATUSES or location is None:
-                _bump(sinks, "bytes_received", len(resp.body))
-                log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(resp.body))
+            if resp.status not in REDIRECT_STATUSES or (location := resp.headers.get("Location")) is None:
+                for sink in sinks:
+                    sink.bytes_received += len(resp.body)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %d (%d bytes)", method, resp.url, resp.status, len(resp.body))
                 return resp
             current = URL(resp.url)
-            target = current.join(URL(location))
-            if target.scheme not in ("http", "https"):
+            joined = current.join(URL(location))
+            if joined.scheme not in ("http", "https"):
                 raise e.TooManyRedirects(
-                    f"refusing a redirect to {target.scheme!r} URL", method=method, url=str(current)
+                    f"refusing a redirect to {joined.scheme!r} URL", method=method, url=str(current)
                 )
+            target = str(joined)
             params = None  # the Location carries its own query
             if resp.status == 303 or (resp.status in (301, 302) and method != "GET"):
                 method, payload = "GET", None

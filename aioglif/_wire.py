@@ -153,8 +153,10 @@ async def _read(resp: aiohttp.ClientResponse, request: Request) -> bytes:
     if limit is None:
         return await resp.read()
     declared = resp.content_length
-    if declared is not None and declared > limit and "Content-Encoding" not in resp.headers:
-        raise too_large(request, limit)
+    if declared is not None and "Content-Encoding" not in resp.headers:
+        if declared > limit:
+            raise too_large(request, limit)
+        return await resp.read()  # no more than it declared: read at once
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):

@@ -25,7 +25,6 @@ from ._protocol import (
     empty_answer,
     exactly_one,
     first_or_not_found,
-    parse_http_date,
     query,
     run_body,
     run_error_kind,
@@ -264,10 +263,10 @@ class GlifClient:
 
         async def fetch(page: int, limit: int, stats: Stats) -> Fetched[Any]:
             self._check_open()
-            served: list[float | None] = [None]
+            served: list[str | None] = [None]
 
             def on_headers(headers: Mapping[str, str]) -> None:
-                served[0] = parse_http_date(headers.get("Date"))
+                served[0] = headers.get("Date")
 
             items = await self._sender.request(
                 "GET",
@@ -278,7 +277,7 @@ class GlifClient:
                 stats=stats,
                 on_headers=on_headers,
             )
-            return Fetched(list(items), served[0])
+            return Fetched(items if type(items) is list else list(items), served[0])
 
         where = " ".join(f"{k}={v}" for k, v in params.items())
         return AsyncPaginator(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Hashable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, fields
@@ -75,19 +76,27 @@ class ListingStats(Stats):
 
 @dataclass(frozen=True)
 class Fetched(Generic[T]):
-    """A fetched page: its items and the server's ``Date`` (seconds since the epoch), if sent."""
+    """A fetched page: its items and the server's ``Date`` header, if sent."""
 
     items: list[T]
-    served_at: float | None = None
+    date: str | None = None
 
 
 Fetch = Callable[[int, int, Stats], Awaitable[Fetched[T]]]
 Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 
 
+_COUNTERS = tuple(f.name for f in fields(Stats))
+# When a page was asked for and answered, compared only with other pages' times: the plain
+# monotonic clock (what the asyncio loop's time is) without a lookup of the async backend.
+_now = time.monotonic
+
+
 def _merge(into: Stats, part: Stats) -> None:
-    for f in fields(Stats):
-        setattr(into, f.name, getattr(into, f.name) + getattr(part, f.name))
+    if not part.requests and not part.errors:
+        return  # nothing was sent: every counter is still 0
+    for name in _COUNTERS:
+        setattr(into, name, getattr(into, name) + getattr(part, name))
 
 
 class _Slot(Generic[T]):
@@ -95,12 +104,12 @@ class _Slot(Generic[T]):
 
     def __init__(self, number: int) -> None:
         self.number = number
-        self.scope = anyio.CancelScope()
+        self.scope: anyio.CancelScope | None = None  # only a page fetched in a task of its own
         self.stats = Stats()
         self.result: Fetched[T] | None = None
         self.error: BaseException | None = None
         self.done = False
-        self.sent = anyio.current_time()
+        self.sent = _now()
         self.received = math.inf
 
 
@@ -208,7 +217,8 @@ class _Listing(Generic[T]):
         # The page size asked for: what the caller wants, or less where the server serves less.
         self.size = min(pager.page_size, pager.facts.cap or pager.page_size)
         self.slots: dict[int, _Slot[T]] = {}
-        self.changed = anyio.Event()
+        # Set when a page's task ends; made anew by whoever waits, before waiting.
+        self.changed: anyio.Event | None = None
         self.started = False
         self.first = pager._first if pager._first is not None else 1
         self.next_to_schedule = self.first
@@ -252,6 +262,9 @@ class _Listing(Generic[T]):
         p, facts = self.p, self.p.facts
         if p._first is not None:
             return
+        if facts.first_page is not None:
+            self._begin(facts.first_page)  # found out already: no lock to take
+            return
         async with p._facts_lock:
             if facts.first_page is not None:
                 self._begin(facts.first_page)
@@ -283,7 +296,7 @@ class _Listing(Generic[T]):
 
     async def _probe(self, number: int) -> tuple[tuple[float, float], Fetched[T]] | None:
         sink = Stats()
-        sent = anyio.current_time()
+        sent = _now()
         try:
             fetched = await self.p._fetch(number, self.size, sink)
         except APIStatusError:
@@ -294,14 +307,15 @@ class _Listing(Generic[T]):
             _merge(self.p.stats, sink)
             if number == 0:
                 self.p.stats.probe_requests += sink.requests
-        return (sent, anyio.current_time()), fetched
+        return (sent, _now()), fetched
 
     def _begin(
         self, first: int, fetched: Sequence[tuple[int, tuple[tuple[float, float], Fetched[T]]]] = ()
     ) -> None:
-        self.first = self.next_to_schedule = self.next_to_yield = first
-        self.seen = Seen(first=first, keep=self.p.concurrency + 2)
-        self._plan()
+        if first != self.first:
+            self.first = self.next_to_schedule = self.next_to_yield = first
+            self.seen = Seen(first=first, keep=self.p.concurrency + 2)
+            self._plan()
         for number, ((sent, received), result) in fetched:
             slot: _Slot[T] = _Slot(number)
             slot.sent, slot.received, slot.result, slot.done = sent, received, result, True
@@ -357,6 +371,7 @@ class _Listing(Generic[T]):
                 if limit is not None and n > limit:
                     return
             slot: _Slot[T] = _Slot(n)
+            slot.scope = anyio.CancelScope()
             self.slots[n] = slot
             self.next_to_schedule += 1
             # Counted from the spawn, not from the task's start: closing must wait for both.
@@ -371,6 +386,7 @@ class _Listing(Generic[T]):
                 raise
 
     async def _run(self, slot: _Slot[T]) -> None:
+        assert slot.scope is not None
         try:
             with slot.scope:
                 slot.result = await self.p._fetch(slot.number, self.size, slot.stats)
@@ -379,16 +395,48 @@ class _Listing(Generic[T]):
         finally:
             self.p.in_flight -= 1
             self.live -= 1
-            slot.received = anyio.current_time()
+            slot.received = _now()
             slot.done = True
             if slot.result is None and slot.error is None and not slot.scope.cancel_called:
                 slot.error = e.ClientClosedError("the client was closed while the listing ran")
             _merge(self.p.stats, slot.stats)
-            self.changed.set()
+            if self.changed is not None:
+                self.changed.set()
+
+    def _inline_next(self) -> bool:
+        """Whether the next page is fetched in the consumer's own task: one page at a time and
+        nothing in flight, so a task and a cancel scope of its own would buy nothing (the
+        consumer's cancellation is the page's)."""
+        if self.slots or (1 if self.cautious else self.window) != 1:
+            return False
+        n = self.next_to_schedule
+        if self.p.ordered and n != self.next_to_yield:
+            return False
+        return all(
+            limit is None or n <= limit for limit in (self.end, self.cut, self.last_page, self.planned_end)
+        )
+
+    async def _fetch_inline(self) -> _Slot[T]:
+        n = self.next_to_schedule
+        slot: _Slot[T] = _Slot(n)
+        self.slots[n] = slot
+        self.next_to_schedule += 1
+        self.p.in_flight += 1
+        try:
+            slot.result = await self.p._fetch(n, self.size, slot.stats)
+        except Exception as exc:
+            slot.error = exc
+        finally:
+            self.p.in_flight -= 1
+            slot.received = _now()
+            slot.done = True
+            _merge(self.p.stats, slot.stats)
+        return slot
 
     def _drop(self, slot: _Slot[T]) -> None:
         """Forget a page past the end; its request, if it was sent, was wasted."""
-        slot.scope.cancel()
+        if slot.scope is not None:
+            slot.scope.cancel()
         del self.slots[slot.number]
         if slot.stats.requests or not slot.done:
             # A cancelled page may or may not have been sent yet: count it when we know it was.
@@ -396,12 +444,15 @@ class _Listing(Generic[T]):
 
     def close(self) -> None:
         for slot in self.slots.values():
-            slot.scope.cancel()
+            if slot.scope is not None:
+                slot.scope.cancel()
         self.slots.clear()
 
     async def aclose(self) -> None:
         """Cancel every fetch of this listing and wait until they are gone."""
         self.close()
+        if not self.live:
+            return
         # Shielded, so that a listing closed by cancellation still cleans up; bounded, so that
         # a fetch that ignores cancellation cannot hang the caller.
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
@@ -423,7 +474,8 @@ class _Listing(Generic[T]):
                     # Pages after a failed one cannot be yielded in order: stop fetching them now.
                     self.cut = min(failed)
                     for s in [s for s in self.slots.values() if s.number > self.cut]:
-                        s.scope.cancel()
+                        if s.scope is not None:
+                            s.scope.cancel()
                         del self.slots[s.number]
             else:
                 for slot in self.slots.values():
@@ -447,8 +499,12 @@ class _Listing(Generic[T]):
                 return self.recovered.pop(0)
             if self.finished:
                 return None
-            self._top_up()
-            slot = await self._wait()
+            self._note_ends()
+            if self._inline_next():
+                slot: _Slot[T] | None = await self._fetch_inline()
+            else:
+                self._top_up()
+                slot = await self._wait()
             if slot is None:
                 self.finished = True
                 continue
@@ -482,7 +538,7 @@ class _Listing(Generic[T]):
         if full and not self.resized:
             facts.full_at = max(facts.full_at, self.size)
         self.info[n] = PageInfo.of(
-            raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.served_at
+            raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.date
         )
         if full:
             if self.planned_end is not None and n < self.planned_end:
@@ -514,7 +570,7 @@ class _Listing(Generic[T]):
         self.p.stats.items += len(items)
         if not items and not self.recovered:
             return None
-        if not done:
+        if not done and (1 if self.cautious else self.window) > 1:
             self._top_up()  # keep fetching while the consumer works on this page
         return Page(items, n, has_more=not done or bool(self.recovered))
 
@@ -558,13 +614,17 @@ class _Listing(Generic[T]):
         stamps = [created(item) for item in raw]
         if self.newest:
             self._check_order(stamps)
-        items, entries = [], []
-        for item, k, c in zip(raw, keys, stamps, strict=True):
-            if contains(k, c):
-                self.p.stats.duplicates += 1
-                continue
-            items.append(item)
-            entries.append((k, c))
+        if seen.empty:
+            # The first page (often the only one): nothing to be a repeat of.
+            items, entries = list(raw), list(zip(keys, stamps, strict=True))
+        else:
+            items, entries = [], []
+            for item, k, c in zip(raw, keys, stamps, strict=True):
+                if contains(k, c):
+                    self.p.stats.duplicates += 1
+                    continue
+                items.append(item)
+                entries.append((k, c))
         seen.add_page(number, entries)
         if self.remaining is not None:
             items = items[: self.remaining]
