@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import enum
 import operator
@@ -118,6 +119,7 @@ class GlifClient:
         session: aiohttp.ClientSession | None = None,
         first_page: int | None = None,
         wire: Wire | None = None,
+        anonymous: bool = False,
     ) -> None:
         adaptive = None
         if rate == "auto":
@@ -135,6 +137,11 @@ class GlifClient:
             max_in_flight=max_in_flight,
             max_body=max_body,
         )
+        if anonymous:
+            # No token at all, not even $GLIF_API_TOKEN: what the API shows to anyone.
+            if token is not None:
+                raise ValueError("an anonymous client takes no token")
+            self.settings = dataclasses.replace(self.settings, token=None)
         if isinstance(page_concurrency, bool) or page_concurrency < 1:
             raise ValueError(f"page_concurrency must be a positive int, got {page_concurrency!r}")
         self.page_concurrency = page_concurrency
@@ -217,6 +224,27 @@ class GlifClient:
         return await self._sender.request(
             "GET", url, params=params, decoder=decoder, safety=Safety.IDEMPOTENT
         )
+
+    async def get_raw(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """``GET {api_url}{path}`` as sent: the body and the headers, for what no method covers
+        (``aioglif probe`` reads the API's habits with it). Non-2xx raises as everywhere."""
+        self._check_open()
+        headers: dict[str, str] = {}
+
+        def keep(h: Mapping[str, str]) -> None:
+            headers.update(h)
+
+        body = await self._sender.request(
+            "GET",
+            f"{self.settings.api_url}{path}",
+            params=params or {},
+            decoder=bytes,
+            safety=Safety.IDEMPOTENT,
+            on_headers=keep,
+        )
+        return body, headers
 
     def _url(self, path: str, params: Mapping[str, str]) -> str:
         q = "&".join(f"{k}={v}" for k, v in params.items())

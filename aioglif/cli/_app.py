@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._config import ENV_API_URL, ENV_SIMPLE_API_URL, ENV_TOKEN
-from . import _crawl, _fake_server, _get, _graph, _list, _run
+from . import _crawl, _fake_server, _get, _graph, _list, _probe, _run
 from ._client import positive
 from ._exit import run_handler
 
 __all__ = ["main"]
 
 # In the order ``aioglif --help`` lists them.
-_COMMAND_MODULES = (_fake_server, _crawl, _get, _graph, _list, _run)
+_COMMAND_MODULES = (_fake_server, _crawl, _get, _graph, _list, _probe, _run)
 
 
 def _parser() -> argparse.ArgumentParser:
