@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from decimal import Decimal
-from typing import Annotated, Any, Final, Generic, TypeVar
+from typing import Annotated, Final, Generic, TypeVar
 
 import msgspec
 
@@ -330,7 +330,7 @@ class Bot(_Model, frozen=True):
     deployed_at: str | None = None
     chat_response_glif_id: str | None = None
     message_count: int | float | None = None
-    conversation_starters: list[Any] | None = None
+    conversation_starters: list[object] | None = None
     created_at: str | None = None
     updated_at: str | None = None
     theme_css: str | None = None

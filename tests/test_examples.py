@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aioglif import ClientClosedError
 from aioglif.graph import inputs
 from aioglif.testing import FakeData, FakeGlifServer, Fault
-from examples import batch_with_budget, harvest_to_parquet, service
+from examples import batch_with_budget, creator_report, harvest_to_parquet, service
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +113,16 @@ async def test_batch_with_a_budget(
     assert await batch_with_budget.main([glif["id"], str(csv), "--budget", "5"]) == 1
     assert runs_server.runs_started == started
     assert "not inputs of glif" in capsys.readouterr().out
+
+
+async def test_creator_report(env: FakeGlifServer, capsys: pytest.CaptureFixture[str]) -> None:
+    user = max(env.data.users.values(), key=lambda u: len(env.data.glifs_by_user[u["id"]]))
+    theirs = env.data.glifs_by_user[user["id"]]
+    assert await creator_report.main([user["username"], "--runs-per-glif", "3", "--create-remix"]) == 0
+    out = capsys.readouterr().out
+    assert sum(f"({g['id']})" in out for g in theirs) == len(theirs) >= 2
+    remix = env.data.glifs[0]  # the newest: the draft just created
+    assert remix["name"].endswith("(remix)") and remix["publishedAt"] is None
+    assert [n["type"] for n in remix["data"]["nodes"]] == ["TextInputBlock", "GlifBlock", "GPTBlock"]
+    assert await creator_report.main(["nobody-at-all"]) == 1
+    assert "no user 'nobody-at-all'" in capsys.readouterr().err

@@ -181,11 +181,11 @@ class GraphBuilder:
         }
         return self._add(GPTBlock, name, params)  # type: ignore[no-any-return]
 
-    def glif(self, name: str, glif_id: str, *, input_values: list[Any] | None = None) -> GlifBlock:
+    def glif(self, name: str, glif_id: str, *, input_values: list[object] | None = None) -> GlifBlock:
         params = {"id": glif_id, "inputValues": [] if input_values is None else list(input_values)}
         return self._add(GlifBlock, name, params)  # type: ignore[no-any-return]
 
-    def block(self, type: str, name: str, **params: Any) -> Block:
+    def block(self, type: str, name: str, **params: object) -> Block:
         """Any block, by its API type string and params (camelCase, as the API has them)."""
         # Typed if the type is known, else kept as it is.
         return self.add(block_from_node(Node(name=name, type=type, params=params)))

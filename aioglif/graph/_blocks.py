@@ -7,7 +7,7 @@ to a block and back gives the same JSON, unknown params and unknown block types 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar, overload
+from typing import ClassVar, Generic, TypeVar, cast, overload
 
 from ..models import Graph, Node
 
@@ -42,7 +42,8 @@ class _Param(Generic[V]):
     def __get__(self, block: Block | None, owner: type) -> V | _Param[V] | None:
         if block is None:
             return self
-        return block.params.get(self.key)
+        # The params are open JSON: the typed view trusts the API's type for a known param.
+        return cast("V | None", block.params.get(self.key))
 
     def __set__(self, block: Block, value: V | None) -> None:
         if value is None:
@@ -60,11 +61,11 @@ class Block:
     __slots__ = ("name", "params", "type")
 
     def __init__(
-        self, name: str, params: Mapping[str, Any] | None = None, *, type: str | None = None
+        self, name: str, params: Mapping[str, object] | None = None, *, type: str | None = None
     ) -> None:
         self.name = name
         self.type = type or self.TYPE
-        self.params: dict[str, Any] = dict(params or {})
+        self.params: dict[str, object] = dict(params or {})
 
     def to_node(self) -> Node:
         return Node(name=self.name, type=self.type, params=dict(self.params))
@@ -127,7 +128,7 @@ class GlifBlock(Block):
 
     TYPE = "GlifBlock"
     glif_id: _Param[str] = _Param("id")
-    input_values: _Param[list[Any]] = _Param("inputValues")
+    input_values: _Param[list[object]] = _Param("inputValues")
 
 
 class ComfyBlock(Block):
@@ -145,7 +146,7 @@ class CanvasBlock(Block):
 class UnknownBlock(Block):
     """Any block type aioglif does not know: kept as it is."""
 
-    def __init__(self, name: str, params: Mapping[str, Any] | None = None, *, type: str) -> None:
+    def __init__(self, name: str, params: Mapping[str, object] | None = None, *, type: str) -> None:
         super().__init__(name, params, type=type)
 
     @property
