@@ -4,6 +4,7 @@ and a documented exit code (0 ok, 1 failed or missing, 2 bad input, 130 interrup
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,3 +187,38 @@ def test_any_argv_ends_in_a_documented_exit_code(
     if "\x00" in command:
         return
     run([command, *rest], capsys)
+
+
+TOKEN = "fake-token"  # the fake server's
+
+
+def test_an_echoed_token_reaches_no_output_and_no_file(
+    api: str, env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every answer of the Simple API quotes the Authorization header in the run's "error".
+    monkeypatch.setenv("GLIF_API_TOKEN", TOKEN)
+    glifs = json.loads(urllib.request.urlopen(api + "/api/glifs?limit=100&includes=spells.data").read())
+    glif = next(g for g in glifs if any(n["type"] == "TextInputBlock" for n in g["data"]["nodes"]))
+    name = next(n["name"] for n in glif["data"]["nodes"] if n["type"] == "TextInputBlock")
+    echo = {"faults": [{"kind": "echo", "status": 200}] * 20, "path": "/simple"}
+    urllib.request.urlopen(urllib.request.Request(api + "/_fake/inject", json.dumps(echo).encode())).read()
+    inputs = env / "in.csv"
+    inputs.write_text(f"{name}\nfirst\nsecond\n")
+    outputs: list[str] = []
+    for argv in (
+        ["run", glif["id"], "--input", f"{name}=x"],
+        ["run", glif["id"], "--batch", str(inputs), "--out", str(env / "results.jsonl")],
+        ["--json", "get", "glif", glif["id"]],
+    ):
+        with contextlib.suppress(SystemExit):
+            main(argv)
+        out = capsys.readouterr()
+        outputs += [out.out, out.err]
+    assert any("***" in text for text in outputs)  # the echo was seen, redacted
+    for text in outputs:
+        assert TOKEN not in text
+    written = [p for p in env.rglob("*") if p.is_file()]
+    results = (env / "results.jsonl").read_text()
+    assert results.count("***") >= 2  # both rows ran, failed with the token redacted
+    for path in written:
+        assert TOKEN.encode() not in path.read_bytes(), path
