@@ -209,3 +209,19 @@ async def test_the_bots_listing_is_one_answer(server: FakeGlifServer, client: Gl
     with pytest.raises(ValueError, match="not paged"):
         client.paginate(spec)
     assert server.requests == []
+
+
+@pytest.mark.anyio
+async def test_an_incremental_bots_crawl_finds_new_runs_of_their_glifs(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=8, users=4, glifs=40, runs=100, spheres=0, bots=6)
+    db = tmp_path / "bots.sqlite"
+    used = next(s["spell"]["id"] for b in data.bots for s in b["spellsForBot"])
+    async with FakeGlifServer(data) as server:
+        assert (await _crawl(server, db, Scope(bots=True, runs=True))).status == "complete"
+        fresh = data.add_run(used)
+        async with (
+            make_client(server) as client,
+            Crawl(client, Scope(bots=True, runs=True), db, incremental=True) as c,
+        ):
+            assert await c.run() == "complete"
+    assert fresh["id"] in _ids(db, "runs")

@@ -99,9 +99,18 @@ def mcp_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are not installed: the official MCP client cannot be installed")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout
+    if int(version.lstrip("v").split(".")[0] or 0) < 18:
+        pytest.skip(f"node {version.strip()} is older than 18: the driver needs its fetch")
     folder = tmp_path_factory.mktemp("official-mcp")
     command = [npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--ignore-scripts"]
-    command += ["--no-package-lock", "--loglevel=error", MCP_PACKAGE]
+    command += [
+        "--no-package-lock",
+        "--no-update-notifier",
+        "--prefer-offline",
+        "--loglevel=error",
+        MCP_PACKAGE,
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
     if done.returncode != 0:
         pytest.fail(f"npm install {MCP_PACKAGE} failed:\n{done.stderr[-3000:]}")

@@ -24,6 +24,7 @@ def add_parsers(sub: Any) -> None:
     fs.add_argument("--glifs", type=int, default=1000)
     fs.add_argument("--runs", type=int, default=10000)
     fs.add_argument("--spheres", type=int, default=6)
+    fs.add_argument("--bots", type=int, default=12, help="agents served at /api/bots")
     fs.add_argument("--runs-per-glif", metavar="LOW-HIGH", help="give each glif a uniform number of runs")
     fs.add_argument("--rate-limit", type=float, help="answer 429 above this many requests per second")
     fs.add_argument("--burst", type=int, default=1, help="requests the rate limit lets through at once")
@@ -77,6 +78,7 @@ async def _fake_server(args: argparse.Namespace) -> int:
         glifs=args.glifs,
         runs=args.runs,
         spheres=args.spheres,
+        bots=args.bots,
         runs_per_glif=per_glif,
     )
     if args.credits is not None:

@@ -45,7 +45,8 @@ STOP_GRACE = 1.0
 
 @dataclass(frozen=True)
 class Scope:
-    """What to harvest. With nothing chosen, all public glifs."""
+    """What to harvest. With nothing chosen, all public glifs; ``bots`` alone harvests agents
+    and the glifs they use, not all glifs."""
 
     all: bool = False
     featured: bool = False
@@ -499,6 +500,8 @@ class Crawl:
         # Several agents listings run at once and share glifs: each is followed once.
         ids = [g for g in dict.fromkeys(g for b in bots for g in b.glif_ids) if g not in self._bot_glifs]
         self._bot_glifs.update(ids)
+        if self.incremental:  # a known glif is asked again: its run count may have grown
+            return [Listing(f"bot-glif:{g}", "glif", g) for g in ids]
         known = await self._in_db(self.store.known, "glifs", ids)
         return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
 
