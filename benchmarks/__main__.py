@@ -352,7 +352,7 @@ def main() -> None:
         type=float,
         help="length of each limiter-shape crawl at the limit (default 75; 15 with --quick)",
     )
-    parser.add_argument("--limit-parallel", type=int, default=6, help="limiter-shape crawls at once")
+    parser.add_argument("--limit-parallel", type=int, default=3, help="limiter-shape crawls at once")
     parser.add_argument("--out", type=Path, default=HERE / "latest.md", help="where to write the tables")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL

@@ -290,12 +290,12 @@ def aioglif_small(job: Job) -> int:
 
     async def body(client: Any) -> int:
         counts = [0]
-        limit = anyio.CapacityLimiter(job["concurrency"] * 2)
+        glifs = iter(job["glifs"])
 
-        async def one(glif: dict[str, Any]) -> None:
-            async with limit:
-                # Many small listings: each sequential, all of them at once; the count plans
-                # each one (a glif without runs costs no request at all).
+        async def worker() -> None:
+            # Many small listings: each sequential, a pool of workers taking the next glif; the
+            # count plans each one (a glif without runs costs no request at all).
+            for glif in glifs:
                 listing = client.runs(
                     glif_id=glif["id"], expected=glif["count"], concurrency=1, page_size=job["page_size"]
                 )
@@ -303,8 +303,8 @@ def aioglif_small(job: Job) -> int:
                     counts[0] += 1
 
         async with anyio.create_task_group() as tg:
-            for glif in job["glifs"]:
-                tg.start_soon(one, glif)
+            for _ in range(job["concurrency"] * 2):
+                tg.start_soon(worker)
         return counts[0]
 
     return _aioglif(job, body)
