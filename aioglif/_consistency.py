@@ -192,9 +192,11 @@ class IdSet:
         return i < len(self._sorted) and self._sorted[i] == h
 
     def add(self, key: Hashable) -> None:
-        if key in self:
-            return
-        self._recent.add(hash(key))
+        self.update((key,))
+
+    def update(self, keys: Iterable[Hashable]) -> None:
+        """Add ids not yet in the set (an id added twice only costs its 8 bytes twice)."""
+        self._recent.update(map(hash, keys))
         if len(self._recent) > max(1024, len(self._sorted) >> 3):
             # Two sorted runs: Timsort merges them in linear time.
             merged = list(self._sorted)
@@ -202,10 +204,6 @@ class IdSet:
             merged.sort()
             self._sorted = array("q", merged)
             self._recent.clear()
-
-    def update(self, keys: Iterable[Hashable]) -> None:
-        for k in keys:
-            self.add(k)
 
 
 class Seen:

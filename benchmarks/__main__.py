@@ -30,7 +30,18 @@ from aioglif.testing import fake_server_process
 from .contenders import CONTENDERS
 
 HERE = Path(__file__).parent
-ALL = ("nolatency", "latency", "ratelimit", "small", "smallpages", "memory", "crawl", "limits", "dispatch")
+ALL = (
+    "nolatency",
+    "latency",
+    "ratelimit",
+    "small",
+    "smallpages",
+    "memory",
+    "crawl",
+    "variance",
+    "limits",
+    "dispatch",
+)
 
 
 @dataclass(frozen=True)
@@ -392,6 +403,11 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             sections.append(crawl_report(sizes, Path(tmp)))
+        print(sections[-1], flush=True)
+    if "variance" in wanted:
+        from . import variance
+
+        sections.append(variance.report(args.quick))
         print(sections[-1], flush=True)
     if "limits" in wanted:
         import tempfile

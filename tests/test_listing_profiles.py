@@ -101,3 +101,16 @@ async def test_not_newest_first_makes_the_memory_exact() -> None:
         listing = client.glifs(page_size=5, concurrency=1)
         await listing.collect()
         assert not listing.stats.exact_ids
+
+
+def test_the_exact_id_memory_holds_what_was_added_and_nothing_else() -> None:
+    from aioglif._consistency import IdSet
+
+    ids = IdSet()
+    added = [f"run{i:06d}" for i in range(5000)]
+    ids.update(added[:3000])
+    for key in added[3000:]:
+        ids.add(key)
+    assert all(k in ids for k in added)
+    assert not any(f"other{i}" in ids for i in range(5000))
+    assert len(ids) == 5000
