@@ -30,7 +30,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Generic, Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -56,7 +56,9 @@ __all__ = [
     "Dispatch",
     "DispatchStats",
     "Job",
+    "JobKind",
     "JobResult",
+    "JobState",
     "PriceError",
     "RejectedJob",
     "dispatch",
@@ -103,12 +105,12 @@ class JobResult(Generic[K]):
     raw: bytes | None = None  # the answer as sent, whole (also when it did not decode)
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> JobKind:
         """``ok``, or why not: see :func:`error_kind`."""
         return error_kind(self.error)
 
     @property
-    def state(self) -> str:
+    def state(self) -> JobState:
         """What the job is now: ``ok``; ``failed``; ``unknown`` (sent, no answer: it may have
         run and been paid for); ``pending`` (it surely did not start: it may run later)."""
         return STATE_OF_KIND[self.kind]
@@ -134,8 +136,26 @@ class PriceError(GlifError):
     """The answer's ``price`` is not a finite number ≥ 0: nothing more is spent on the batch."""
 
 
+JobKind = Literal[
+    "ok",
+    "rejected",
+    "run_failed",
+    "bad_price",
+    "undecodable",
+    "rate_limited",
+    "out_of_credits",
+    "refused",
+    "not_sent",
+    "no_answer",
+    "server_error",
+    "error",
+]
+"""Why a job did not end ok (``ok`` when it did)."""
+JobState = Literal["ok", "failed", "unknown", "pending"]
+"""What a job is now: done, failed, perhaps run and paid for, or surely not started."""
+
 # Why a job did not end ok, and the state that leaves it in.
-STATE_OF_KIND: dict[str, str] = {
+STATE_OF_KIND: dict[JobKind, JobState] = {
     "ok": "ok",
     "rejected": "failed",  # cannot match its glif, or no such glif: nothing was paid
     "run_failed": "failed",  # the Simple API's 200 + error: the run ran and failed
@@ -151,7 +171,7 @@ STATE_OF_KIND: dict[str, str] = {
 }
 
 
-def error_kind(error: GlifError | None) -> str:
+def error_kind(error: GlifError | None) -> JobKind:
     """The kind of a job's error, a key of :data:`STATE_OF_KIND` (``ok`` for no error)."""
     if error is None:
         return "ok"

@@ -71,6 +71,11 @@ async def main(argv: list[str] | None = None) -> int:
     for r in sorted(results, key=row_number):
         print(f"row {r.key}: {r.output if r.ok else f'FAILED: {r.error}'}")
     print(f"{len(results)} of {len(rows)} rows, {spent} credits", file=sys.stderr)
+    # Sent, but no answer came (a timeout, a dropped connection, a 5xx): they may have run and
+    # been paid for. Look them up before running them again.
+    unknown = [r.key for r in results if r.state == "unknown"]
+    if unknown:
+        print(f"rows sent without an answer (they may have run): {unknown}", file=sys.stderr)
     if stopped:
         print(f"stopped: the next run would likely pass the budget of {args.budget}", file=sys.stderr)
     return 0 if all(r.ok for r in results) else 1
