@@ -4,7 +4,8 @@ Servers count in different shapes (token buckets with a small or a large burst, 
 windows, caps on requests in flight), so the controller assumes none of them. It reads the rate
 it set, the successes between two 429s, and the time the client spent paused between them.
 
-- Before the first 429 the rate grows by half each second (slow start).
+- Before the first 429 the rate grows by half each second (slow start); a rate the caller told
+  is a cap instead: kept while no 429 comes, and never exceeded after one.
 - A 429 for a request sent *after* the last event is a new event; the others were paced at the
   old rate and say nothing new (a 429 on a probe after a pause is not counted at all: it says
   the pause was short, not the pace fast).
@@ -40,6 +41,9 @@ class AdaptiveRate:
     reach: float = 1.15  # ... no further above the drop than this, after a mostly paused stretch
     # Successes an estimate must rest on to be believed.
     min_between: int = 10
+    # A rate the caller told: never gone above, and no slow start (it begins there). Without
+    # 429s it is kept exactly; after one it is the most the controller climbs back to.
+    cap: float | None = None
     ceiling: float | None = None  # the rate at the last event
     estimate: float | None = None  # the last believable measure of the server's pace
     _changed_at: float | None = None
@@ -113,11 +117,14 @@ class AdaptiveRate:
         if elapsed < 1.0:
             return None
         factor = min(elapsed, 5.0)
-        if self.ceiling is None:
+        before = self.rate
+        if self.ceiling is None and self.cap is None:
             self.rate *= self.growth**factor
         elif self.estimate is not None and self.rate < self.estimate:
             self.rate = min(self.estimate, self.rate * self.recovery**factor)
         else:
             self.rate *= 1.0 + self.probe * factor
+        if self.cap is not None:
+            self.rate = min(self.rate, self.cap)
         self._changed_at = now
-        return self.rate
+        return self.rate if self.rate != before else None

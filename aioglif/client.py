@@ -161,6 +161,11 @@ class GlifClient:
             )
         elif session is not None:
             raise ValueError("pass a session or a wire, not both")
+        if adaptive is None and self.settings.rate is not None:
+            # A rate told is a promise not to go faster, not a reason to ignore 429s: a server
+            # with a strict spacing answers 429 to a client paced at exactly its limit.
+            told = self.settings.rate
+            adaptive = AdaptiveRate(rate=told, cap=told)
         self._sender = Sender(self.settings, wire, adaptive)
         self._state = _State.UNOPENED
         self._stack = AsyncExitStack()

@@ -78,3 +78,15 @@ def test_429s_of_requests_sent_before_a_decrease_are_one_event() -> None:
     assert first is not None and first < 40.0
     assert rate.on_rate_limited(5.01, sent_at=4.95) is None  # sent before the decrease
     assert rate.on_rate_limited(6.5, sent_at=6.0) is not None
+
+
+def test_a_rate_told_is_kept_until_a_429_and_never_exceeded_after() -> None:
+    rate = AdaptiveRate(rate=20.0, cap=20.0)
+    for t in range(1, 30):
+        assert rate.on_success(float(t)) is None  # no slow start, no probing past the cap
+    assert rate.rate == 20.0
+    lower = rate.on_rate_limited(30.0, sent_at=29.9)
+    assert lower is not None and lower < 20.0
+    for t in range(31, 400):
+        rate.on_success(float(t))
+    assert rate.rate == 20.0  # climbed back, and no further
