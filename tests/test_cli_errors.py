@@ -222,3 +222,15 @@ def test_an_echoed_token_reaches_no_output_and_no_file(
     assert results.count("***") >= 2  # both rows ran, failed with the token redacted
     for path in written:
         assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_timeout_ends_a_drip(api: str, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One answer drips a byte every 0.2 s (minutes for a page); --timeout 0.5 ends that attempt
+    # and the retry gets the normal answer.
+    drip = {"faults": [{"kind": "drip", "seconds": 0.2}], "path": "/api/glifs"}
+    urllib.request.urlopen(urllib.request.Request(api + "/_fake/inject", json.dumps(drip).encode())).read()
+    stats = json.loads(urllib.request.urlopen(api + "/_fake/stats").read())
+    code, err = run(["--timeout", "0.5", "--json", "list", "glifs", "--limit", "3"], capsys)
+    assert code == 0, err
+    after = json.loads(urllib.request.urlopen(api + "/_fake/stats").read())
+    assert after["requests"] - stats["requests"] >= 2  # the dripped attempt, then the retry

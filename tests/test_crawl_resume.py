@@ -6,10 +6,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from aioglif.crawl import Crawl, Scope
-from aioglif.testing import FakeData, FakeGlifServer, Fault
+from aioglif.crawl._crawler import STOP_GRACE
+from aioglif.testing import Behaviour, FakeData, FakeGlifServer, Fault, MemoryWire
 
 from .conftest import make_client
 
@@ -65,3 +67,27 @@ async def test_bad_records_are_quarantined_and_a_bad_page_fails_only_its_listing
     # Every other listing went on to the end.
     expected = sum(len(data.runs_by_glif[g["id"]]) for g in glifs[2:])
     assert count(out, "runs") >= expected
+
+
+async def test_stop_is_prompt_whatever_the_server_does(tmp_path: Path) -> None:
+    # A server that ignores `page` and then holds every request: stop() still ends the crawl.
+    server = FakeGlifServer(
+        FakeData.generate(seed=5, users=6, glifs=60, runs=400, spheres=1),
+        behaviour=Behaviour().every_list(ignore_page=True),
+    )
+    server.gate.close_after(20)
+    async with (
+        make_client(server, wire=MemoryWire(server)) as client,
+        Crawl(client, Scope(all=True, runs=True), tmp_path / "out.sqlite") as c,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def stop_when_held() -> None:
+            await server.gate.wait_held()  # progress: the crawl can go no further
+            c.stop()
+
+        tg.start_soon(stop_when_held)
+        # The bound is the point: without the grace, held requests wait for the read timeout.
+        with anyio.fail_after(STOP_GRACE + 10):
+            assert await c.run() == "interrupted"
+    server.gate.open()

@@ -22,6 +22,7 @@ class Gate:
         self._opened: asyncio.Event | None = None
         self.passed = 0  # requests let through since the gate was last closed
         self.held = 0  # requests waiting at the gate now
+        self._holding: asyncio.Event | None = None
 
     def close_after(self, n: int) -> None:
         if n < 0:
@@ -45,10 +46,20 @@ class Gate:
             return
         opened = self._opened
         self.held += 1
+        if self._holding is not None:
+            self._holding.set()
         try:
             await opened.wait()
         finally:
             self.held -= 1
+
+    async def wait_held(self) -> None:
+        """Return once a request waits at the gate: the client can go no further."""
+        if self.held:
+            return
+        self._holding = asyncio.Event()
+        await self._holding.wait()
+        self._holding = None
 
     def state(self) -> dict[str, int | None]:
         return {"after": self._left, "passed": self.passed, "held": self.held}
