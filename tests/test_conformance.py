@@ -85,6 +85,11 @@ SAMPLE_SCHEMAS = {
 }
 
 
+def _input_names(glif: dict[str, Any]) -> list[str]:
+    kinds = ("TextInputBlock", "MultipickBlock", "ImageInputBlock")
+    return [n["name"] for n in glif["data"]["nodes"] if n["type"] in kinds]
+
+
 def _excused(schema: str, issue: dict[str, Any]) -> Exception_ | None:
     path = tuple(p for p in issue["path"] if not isinstance(p, int))
     return next((x for x in EXCEPTIONS if x.schema == schema and x.path == path), None)
@@ -393,6 +398,11 @@ async def test_the_official_python_client_runs_glifs_on_the_fake(
     assert positional == named == "a happy horse foobar"
     assert defaults == "a cat y"
     assert blocking == "a dog y"
+    # Its own tests, as published: the same calls to a glif with one input (their glif's inputs
+    # are unknown), expecting only that the output is a string.
+    one = next(g for g in fake.data.public_glifs if _input_names(g) == ["input1"])
+    for args in (["a happy horse", "foobar"], {"prompt": "a happy horse", "other_parameter": "foobar"}):
+        assert isinstance(await client.arun_simple(one["id"], args), str)
     runs = [r for r in fake.requests if r.path == "/simple"]
-    assert len(runs) == 4
+    assert len(runs) == 6
     assert all(r.status == 200 and r.authorization == f"Bearer {fake.token}" for r in runs)
