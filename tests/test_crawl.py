@@ -12,7 +12,7 @@ import pytest
 import aioglif as g
 from aioglif.crawl import Crawl, Scope, Store, StoreError
 from aioglif.crawl._export import export_jsonl, export_parquet, parse_json_rows
-from aioglif.testing import FakeData, FakeGlifServer, Fault
+from aioglif.testing import Behaviour, FakeData, FakeGlifServer, Fault
 
 from .conftest import make_client
 
@@ -72,11 +72,12 @@ async def test_a_finished_crawl_is_not_fetched_again(tmp_path: Path) -> None:
     assert server.requests == []
 
 
-async def test_new_items_during_the_crawl_push_nothing_out(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["default", "likes-cap-20-zero"])
+async def test_new_items_during_the_crawl_push_nothing_out(tmp_path: Path, profile: str) -> None:
     data = small_data(seed=4)
     glifs_before = {x["id"] for x in data.public_glifs}
     runs_before = {x["id"] for x in data.public_runs}
-    async with FakeGlifServer(data) as server:
+    async with FakeGlifServer(data, behaviour=Behaviour.named(profile)) as server:
         server.faults.latency_jitter = 0.01
 
         async def churn() -> None:

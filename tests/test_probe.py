@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
+import anyio
 import pytest
 
 from aioglif import GlifClient
 from aioglif._probe import ProbeReport, classify_order, probe
-from aioglif.testing import PROFILES, Behaviour, FakeData, FakeGlifServer, fake_server_process
+from aioglif.testing import PROFILES, Behaviour, FakeData, FakeGlifServer
 
 from .conftest import make_client
 
@@ -78,17 +78,14 @@ async def test_the_probe_stays_in_its_budget() -> None:
             await probe(client, max_requests=3)
 
 
-def test_the_probe_command_prints_a_table_or_json() -> None:
-    with fake_server_process("--glifs", "230", "--runs", "300", "--profile", "page-cap-20") as base:
-        common = [sys.executable, "-m", "aioglif", "--api-url", base + "/api", "--token", "fake-token"]
-        table = subprocess.run(
-            [*common, "--rate", "100", "probe"], capture_output=True, text=True, timeout=60
-        )
-        assert table.returncode == 0, table.stderr
-        assert "page size served for limit=100  20" in table.stdout
-        js = subprocess.run(
-            [*common, "--rate", "100", "--json", "probe"], capture_output=True, text=True, timeout=60
-        )
-        report = json.loads(js.stdout)
-        assert report["page_size_served"] == 20 and report["first_page"] == 1
-        assert report["public_reads_need_token"] is False
+async def test_the_probe_command_prints_a_table_or_json() -> None:
+    data = FakeData.generate(seed=9, users=6, glifs=230, runs=300, spheres=1)
+    async with FakeGlifServer(data, behaviour=Behaviour.named("page-cap-20")) as server:
+        common = [sys.executable, "-m", "aioglif", "--api-url", server.api_url, "--token", server.token]
+        table = await anyio.run_process([*common, "--rate", "100", "probe"], check=False)
+        js = await anyio.run_process([*common, "--rate", "100", "--json", "probe"], check=False)
+    assert table.returncode == 0, table.stderr
+    assert "page size served for limit=100  20" in table.stdout.decode()
+    report = json.loads(js.stdout)
+    assert report["page_size_served"] == 20 and report["first_page"] == 1
+    assert report["public_reads_need_token"] is False
