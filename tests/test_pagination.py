@@ -209,7 +209,8 @@ async def _listing_with_inserts(
         for _ in range(count):
             server.data.add_glif()
 
-    async with make_client(server) as client, anyio.create_task_group() as tg:
+    # Pages counted from 1, known: no page 0 first, so the insertion lands where it is aimed.
+    async with make_client(server, first_page=1) as client, anyio.create_task_group() as tg:
         tg.start_soon(insert)
         listing = client.glifs(page_size=10, concurrency=3)
         listing.verify = verify
