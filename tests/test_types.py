@@ -163,3 +163,34 @@ def test_a_crawl_file_of_schema_1_gains_the_column(tmp_path: Path) -> None:
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
         columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
     assert columns[-1] == "nsfw_filtered"
+
+
+def test_no_private_class_in_a_public_signature() -> None:
+    import importlib
+    import inspect
+    import re
+    import typing
+
+    found = []
+    for name in ("aioglif", "aioglif.crawl", "aioglif.dispatch", "aioglif.graph", "aioglif.testing"):
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            obj = getattr(module, public)
+            members = [(public, obj)] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                for attr, value in vars(obj).items():
+                    fn = value.fget if isinstance(value, property) else value
+                    if inspect.isfunction(fn) and (
+                        not attr.startswith("_") or attr in ("__init__", "__aenter__")
+                    ):
+                        members.append((f"{public}.{attr}", fn))
+            for where, fn in members:
+                try:
+                    hints = [repr(v) for v in typing.get_type_hints(fn).values()]
+                except NameError:  # an annotation only a type checker resolves
+                    hints = [str(v) for v in fn.__annotations__.values()]
+                found += [(where, m) for h in hints for m in re.findall(r"(?:^|[\s\[.,|'(])(_[A-Z]\w*)", h)]
+    assert found == []
+    assert re.findall(r"(?:^|[\s\[.,|'(])(_[A-Z]\w*)", "<class 'aioglif.dispatch._Dispatch'>") == [
+        "_Dispatch"
+    ]
