@@ -225,3 +225,23 @@ async def test_an_incremental_bots_crawl_finds_new_runs_of_their_glifs(tmp_path:
         ):
             assert await c.run() == "complete"
     assert fresh["id"] in _ids(db, "runs")
+
+
+@pytest.mark.anyio
+async def test_a_bot_the_models_cannot_read_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    data = FakeData.generate(seed=9, users=3, glifs=20, runs=10, spheres=0, bots=3)
+    good = public_bot(data.bots[0]) | {"spellsForBot": [], "name": "bad\u2028name\x00"}
+    body = json.dumps([good, {"name": "no id"}, {"id": 7}]).encode()
+    db = tmp_path / "q.sqlite"
+    creator = data.bots[0]["user"]["username"]
+    async with FakeGlifServer(data) as server:
+        server.inject(Fault.answer(200, body=body), path="/api/bots", query={"creator": creator})
+        c = await _crawl(server, db, Scope(users=(creator,), bots=True))
+    assert c.status == "complete"
+    assert c.stats.quarantined == 2
+    with sqlite3.connect(db) as conn:
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM quarantine")]
+        (raw,) = conn.execute("SELECT json FROM bots WHERE id=?", (good["id"],)).fetchone()
+    assert kinds == ["bots", "bots"]
+    assert _ids(db, "bots") == {good["id"]}
+    assert json.loads(raw)["name"] == "bad\u2028name\x00"  # kept as sent

@@ -300,8 +300,8 @@ async def test_every_listing_behaviour_of_the_fake_passes(mcp_package: Path) -> 
     checks = []
     gets = [("/api/glifs", "GlifSchema"), ("/api/glifs?featured=1", "GlifSchema")]
     gets.append(("/api/runs", "GlifRunSchema"))
+    data = FakeData.generate(seed=2, users=4, glifs=30, runs=60, spheres=1, bots=0)  # only read
     for name in PROFILES:
-        data = FakeData.generate(seed=2, users=4, glifs=30, runs=60, spheres=1, bots=0)
         behaviour = Behaviour.named(name)
         first = str(behaviour.glifs.first_page)
         async with FakeGlifServer(data, behaviour=behaviour) as server, aiohttp.ClientSession() as s:
