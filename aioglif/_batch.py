@@ -99,7 +99,9 @@ def _jobs(
         if key_column is not None:
             if not isinstance(values, dict) or key_column not in values:
                 raise ValueError(f"{args.batch}: row {row.number}: no {key_column!r} (--key)")
-            values = {k: v for k, v in values.items() if k != key_column}
+            # The key column is not sent, unless it is one of the glif's inputs: dropping it
+            # would pay for runs on that input's default.
+            values = {k: v for k, v in values.items() if k != key_column or k in names}
             key = row.values[key_column]  # type: ignore[call-overload]
         _check_row(args.batch, row.number, values, names, args.strict, args.allow_unknown_inputs)
         inputs: dict[str, str] | list[str] = (
@@ -198,6 +200,9 @@ async def _batch(
             interrupted = await _drive(run, store, len(todo))
         finally:
             with anyio.CancelScope(shield=True):
+                # No run is in flight any more (the dispatch's tasks are done): one abandoned by
+                # a second Ctrl-C is unknown now, in the export and the counts, not "submitted".
+                await in_db(store.settle)
                 written = await in_db(store.export, args.out, output_format(args.out))
         after = _count((await in_db(store.jobs, [s[0] for s in specs])).values())
     return _summary(args, run, before, after, len(todo), written, interrupted)

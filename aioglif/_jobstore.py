@@ -122,12 +122,15 @@ class JobStore(SQLiteStore):
                     for i, g, inp, k, row in jobs
                 ],
             )
-            cur = db.execute(
-                "UPDATE jobs SET state='unknown', error_kind='unknown',"
-                " error='sent, but the process ended before its answer was stored'"
-                " WHERE state='submitted'"
-            )
-        return cur.rowcount
+            return _settle(db, "sent, but the process ended before its answer was stored")
+
+    def settle(self) -> int:
+        """Once no run is in flight any more: jobs still ``submitted`` (abandoned) are ``unknown``.
+
+        Returns how many. They were sent and their answer never came: they may have been paid.
+        """
+        with self.transaction() as db:
+            return _settle(db, "sent, then abandoned before its answer came")
 
     def jobs(self, ids: Iterable[str]) -> dict[str, StoredJob]:
         wanted = list(ids)
@@ -247,6 +250,13 @@ class JobStore(SQLiteStore):
                     (str(out.resolve()), digest, time.time()),
                 )
         return len(rows)
+
+
+def _settle(db: Any, why: str) -> int:
+    cur = db.execute(
+        "UPDATE jobs SET state='unknown', error_kind='unknown', error=? WHERE state='submitted'", (why,)
+    )
+    return int(cur.rowcount)
 
 
 # Characters str.splitlines() splits on that JSON leaves unescaped: escaped, so that a line is a

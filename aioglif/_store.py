@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -180,11 +181,19 @@ class Transaction:
 
 @contextlib.contextmanager
 def write_aside(final: Path) -> Iterator[Path]:
-    """Yield a ``.partial`` path beside ``final`` to write; renamed over ``final`` on success.
+    """Yield a new ``.partial`` path beside ``final`` to write; renamed over ``final`` on success.
 
     On an exception the partial file is removed and ``final`` is left as it was.
     """
-    partial = final.with_name(final.name + ".partial")
+    # A name of our own, created exclusively: whatever already lies beside ``final`` (a stale
+    # partial, a foreign file, a symlink to one) is never written through, truncated or removed.
+    while True:
+        partial = final.with_name(f"{final.name}.{secrets.token_hex(4)}.partial")
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         yield partial
         with contextlib.suppress(OSError), open(partial, "rb+") as f:

@@ -497,9 +497,14 @@ def dispatch(
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-    budget = None if max_credits is None else Decimal(str(max_credits))
-    if budget is not None and budget <= 0:
-        raise ValueError(f"max_credits must be positive, got {max_credits!r}")
+    budget: Decimal | None = None
+    if max_credits is not None:
+        try:
+            budget = None if isinstance(max_credits, bool) else Decimal(str(max_credits).strip())
+        except ArithmeticError:  # decimal.InvalidOperation: not a number at all
+            budget = None
+        if budget is None or not budget.is_finite() or budget <= 0:
+            raise ValueError(f"max_credits must be a finite number greater than 0, got {max_credits!r}")
     return Dispatch(
         client,
         jobs,

@@ -314,3 +314,40 @@ def test_bad_batch_input_exits_2_before_any_run(
     with pytest.raises(SystemExit) as info:
         main([*fresh.argv(wrong, tmp_path / "x"), "--concurrency", "0"])
     assert info.value.code == 2
+
+
+def test_a_key_column_that_is_an_input_of_the_glif_is_still_sent(fresh: Api, tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["A", "B"])
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out, "--key", fresh.name)) == 0
+    results = lines(out)
+    assert sorted(r["key"] for r in results) == ["A", "B"]
+    # What the server ran on is the column's values, not the glif's default.
+    assert sorted(r["result"]["inputs"][fresh.name] for r in results) == ["A", "B"]
+    assert fresh.runs_started == 2
+
+
+def test_runs_abandoned_by_a_second_ctrl_c_are_unknown_at_once(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.05)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"x{i}" for i in range(30)])
+    out = tmp_path / "out.jsonl"
+    api.control("gate", {"after": 2})  # the glif is read (twice); every run is held
+    try:
+        proc = as_process(api.argv(inputs, out))
+        assert wait_for(proc, out, ("submitted",), 8)
+        while api.control("gate")["held"] < 8:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        assert proc.stderr is not None
+        while "stopping" not in proc.stderr.readline():
+            pass
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        api.control("gate", {"after": None})
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "now: 0 ok, 0 failed, 8 unknown, 22 never run" in err, err
+    assert "--retry-unknown runs them again" in err
+    assert store_counts(out) == {"unknown": 8, "pending": 22}
+    assert sorted(r["state"] for r in lines(out)) == ["pending"] * 22 + ["unknown"] * 8

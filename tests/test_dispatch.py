@@ -190,3 +190,9 @@ async def test_bad_options_are_refused(runs_server: FakeGlifServer) -> None:
     for options, message in (({"concurrency": 0}, "concurrency"), ({"max_credits": 0}, "max_credits")):
         with pytest.raises(ValueError, match=message):
             dispatch(client, [], **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("budget", [float("nan"), "NaN", "abc", "", True, float("inf"), "-Infinity", -1])
+def test_a_budget_that_is_no_finite_positive_number_is_a_value_error(budget: object) -> None:
+    with pytest.raises(ValueError, match="max_credits must be a finite number greater than 0"):
+        dispatch(None, [], max_credits=budget)  # type: ignore[arg-type]

@@ -86,3 +86,18 @@ def test_an_export_is_written_aside_and_renamed(tmp_path: Path) -> None:
         partial.write_text("new\n")
     assert final.read_text() == "new\n"
     assert not partial.exists()
+
+
+def test_an_export_never_writes_through_what_lies_beside_it(tmp_path: Path) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious\n")
+    final = tmp_path / "out.jsonl"
+    # A stale or hostile "partial" name: a symlink to a file that is not ours, and a foreign file.
+    (tmp_path / "out.jsonl.partial").symlink_to(precious)
+    (tmp_path / "out.jsonl.tmp.partial").write_text("foreign\n")
+    with write_aside(final) as partial:
+        partial.write_text("new\n")
+    assert final.read_text() == "new\n" and not final.is_symlink()
+    assert precious.read_text() == "precious\n"
+    assert (tmp_path / "out.jsonl.partial").is_symlink()
+    assert (tmp_path / "out.jsonl.tmp.partial").read_text() == "foreign\n"
