@@ -76,3 +76,23 @@ async def test_a_whole_crawl_in_memory(offline: FakeGlifServer, tmp_path: Path) 
     ):
         assert await crawl.run() == "complete"
     assert crawl.stats.new["runs"] == sum(1 for r in offline.data.public_runs)
+
+
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [(Fault.bad_utf8(), "not UTF-8"), (Fault.deep_nesting(), "nested too deep")],
+)
+async def test_spoiled_answers_are_decode_errors_in_memory(
+    offline: FakeGlifServer, fault: Fault, what: str
+) -> None:
+    glif = offline.data.public_glifs[0]["id"]
+    offline.inject(*[fault] * 4, path="/api/glifs")
+    async with memory_client(offline) as client:
+        with pytest.raises(g.ResponseDecodeError, match=what):
+            await client.get_glif(glif)
+
+
+async def test_an_unreadable_date_header_is_no_advice_in_memory(offline: FakeGlifServer) -> None:
+    offline.inject(Fault.header("Date", "Fri, 99999999999999999999 Nov 2026 00:00:00 GMT"), path="/api/runs")
+    async with memory_client(offline) as client:
+        assert len((await client.runs(page_size=5).first_page()).items) == 5
