@@ -80,7 +80,13 @@ def fake_server(*args: str) -> Any:
 def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[str, Any]) -> dict[str, Any]:
     control(base, "/_fake/faults", faults)
     control(base, "/_fake/reset", {})
-    result = _in_child(base, contender, kind, {**job, "api_url": base + "/api"})
+    try:
+        result = _in_child(base, contender, kind, {**job, "api_url": base + "/api"})
+    except RuntimeError as exc:
+        # A contender that gives up (httpx's pool timeout under a loaded machine) is a result
+        # too: its row says so, and the others still run.
+        last = str(exc).strip().splitlines()[-1]
+        return {"contender": contender, "failed": last[:100], "cpu": float("inf")}
     result["contender"] = contender
     return result
 
@@ -316,6 +322,9 @@ def _table(title: str, rows: list[dict[str, Any]], kind: str) -> str:
         head.insert(4, "req/s")
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
+        if "failed" in r:
+            lines.append(f"| {r['contender']} | failed: {r['failed']} |" + " - |" * (len(head) - 2))
+            continue
         s = r["server"]
         ips = r["items"] / r["seconds"] if r["seconds"] else 0.0
         our_ips = ours["items"] / ours["seconds"] if ours["seconds"] else 0.0
