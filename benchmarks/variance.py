@@ -158,6 +158,41 @@ async def _overhead(glifs: int, runs: int, tmp: Path) -> list[str]:
     ]
 
 
+def _memory(n: int = 200_000) -> list[str]:
+    """What exact id memory costs: n run-like ids in the paginator's IdSet against a set of
+    the ids (which keeps the strings alive once their items are gone)."""
+    import gc
+    import random
+    import string
+    import tracemalloc
+
+    from aioglif._consistency import IdSet
+
+    rng = random.Random(0)
+    alphabet = string.ascii_lowercase + string.digits
+    ids = ["".join(rng.choices(alphabet, k=24)) for _ in range(n)]
+    rows = []
+    for name, build in (("IdSet (64-bit hashes, sorted)", _idset), ("set of the id strings", _strset)):
+        gc.collect()
+        tracemalloc.start()
+        kept = build(ids, IdSet)
+        size = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        del kept
+        rows.append(f"| {name} | {n:,} | {size / 1e6:.2f} MB | {size / n:.1f} |")
+    return rows
+
+
+def _idset(ids: list[str], cls: Any) -> Any:
+    kept = cls()
+    kept.update(ids)
+    return kept
+
+
+def _strset(ids: list[str], cls: Any) -> Any:
+    return {"".join(i) for i in ids}  # own copies, as once the items are gone
+
+
 def report(quick: bool) -> str:
     glifs = 600 if quick else 3000
     crawl_glifs, crawl_runs = (150, 1500) if quick else (1000, 10000)
@@ -165,6 +200,7 @@ def report(quick: bool) -> str:
         listing = asyncio.run(_listing_rows(glifs))
         crawl = asyncio.run(_crawl_rows(crawl_glifs, crawl_runs, Path(tmp)))
         cost = asyncio.run(_overhead(crawl_glifs, crawl_runs, Path(tmp)))
+    memory = _memory()
     pages = math.ceil(glifs / PAGE)
     return "\n".join(
         [
@@ -185,6 +221,12 @@ def report(quick: bool) -> str:
             "| job | checks off | checks on | extra |",
             "|---|---|---|---|",
             *cost,
+            "",
+            "### Exact id memory (lists that are not newest-first)",
+            "",
+            "| kept as | ids | memory | bytes an id |",
+            "|---|---|---|---|",
+            *memory,
             "",
         ]
     )
