@@ -29,7 +29,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._protocol import parse_http_date
 
@@ -157,9 +157,10 @@ class ListingFacts:
             self.learned.append(what)
 
 
-def newest_first(stamps: Iterable[datetime | None]) -> bool:
-    """Whether one page's ``createdAt`` never increases (items without one are no evidence)."""
-    prev: datetime | None = None
+def newest_first(stamps: Iterable[T | None], *, after: T | None = None) -> bool:
+    """Whether one page's ``createdAt`` never increases, nor rises above ``after`` (the previous
+    page's first); items without one are no evidence. Datetimes, or ISO strings alike."""
+    prev: Any = after
     for c in stamps:
         if c is None:
             continue

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from ._consistency import newest_first
 from ._errors import APIStatusError, GlifError, RateLimitedError
 from ._protocol import parse_http_date
 from .client import GlifClient
@@ -48,7 +49,7 @@ def classify_order(items: Sequence[Mapping[str, Any]]) -> str:
     found = []
     created = [i.get("createdAt") for i in items]
     if all(isinstance(c, str) for c in created) and len(set(created)) > 1:
-        if _monotone(created, descending=True):
+        if newest_first(created):  # the paginator's own rule
             found.append("newest-first")
         elif _monotone(created, descending=False):
             found.append("oldest-first")

@@ -29,7 +29,16 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from . import _errors as e
-from ._consistency import Boundary, ListingFacts, PageInfo, Seen, covered, in_gap, suspect_boundaries
+from ._consistency import (
+    Boundary,
+    ListingFacts,
+    PageInfo,
+    Seen,
+    covered,
+    in_gap,
+    newest_first,
+    suspect_boundaries,
+)
 from ._errors import APIStatusError, PageIgnoredError
 from ._protocol import MAX_LIMIT, check_limit
 from ._sender import Stats
@@ -633,17 +642,14 @@ class _Listing(Generic[T]):
 
     def _check_order(self, stamps: list[datetime | None]) -> None:
         """The createdAt watermark and the insertion repair hold only for a newest-first list:
-        the first page that shows another order makes the memory exact for this listing."""
+        the first page that shows another order makes the memory exact for this listing. The
+        rule is ``newest_first``, which ``aioglif probe`` applies too."""
         prev = self.prev_first if self.p.ordered else None
-        for c in stamps:
-            if c is None:
-                continue
-            if prev is not None and c > prev:
-                self.newest = False
-                self.seen.make_exact()
-                self.p.stats.exact_ids = True
-                return
-            prev = c
+        if not newest_first(stamps, after=prev):
+            self.newest = False
+            self.seen.make_exact()
+            self.p.stats.exact_ids = True
+            return
         first = next((c for c in stamps if c is not None), None)
         if first is not None:
             self.prev_first = first
