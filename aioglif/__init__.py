@@ -1,5 +1,6 @@
 """aioglif: an asyncio client for the Glif API, with a fake Glif server for tests."""
 
+from . import _logs
 from ._config import Settings, Timeouts, Token
 from ._errors import (
     APIStatusError,
@@ -45,6 +46,8 @@ from .models import (
 from .pagination import AsyncPaginator, Page
 
 __version__ = "0.1.0"
+
+_logs.configure_from_env()
 
 __all__ = [
     "APIStatusError",

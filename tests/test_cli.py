@@ -50,7 +50,7 @@ def test_commands_against_a_fake_server_process() -> None:
         "set -e\n"
         "aioglif --json list glifs --limit 3 > glifs.jsonl\n"
         "id=$(head -n1 glifs.jsonl | python -c \"import json,sys; print(json.load(sys.stdin)['id'])\")\n"
-        'aioglif get glif "$id" > glif.json\n'
+        'aioglif get glif "$id" --json > glif.json\n'
         'aioglif --json run "$id" > run.json\n'
         "aioglif me > me.txt\n"
         "aioglif list runs --limit 2 > runs.txt\n"
@@ -84,7 +84,7 @@ def test_create_validate_and_inputs_from_the_command_line(tmp_path: Path) -> Non
     )
     done = fake_server_process("sh", "-c", f'cd "{tmp_path}" && {script}')
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("query\tTextInputBlock\tlabel='query'")
+    assert done.stdout.startswith("query\tTextInputBlock\tquery\t")
     assert "rc=2" in done.stdout
     assert "{y} names no block" in done.stdout
     assert main(["validate", str(good)]) == 0

@@ -240,6 +240,7 @@ def test_simulate_runs_the_whole_job_offline(tmp_path: Path) -> None:
             "aioglif",
             "crawl",
             "--simulate",
+            "--runs",
             "--simulate-glifs",
             "120",
             "--simulate-runs",

@@ -19,6 +19,7 @@ from ..crawl._export import export_jsonl, export_parquet, parquet_available
 from ..crawl._store import Store
 from ._client import client_from_flags, positive
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from ._output import emit_json, print_rows
 
 __all__ = ["add_parsers"]
 
@@ -48,20 +49,26 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="agents (with --user: theirs; else every sort's) and the glifs they use",
     )
-    # SUPPRESS: given after ``crawl`` it sets the global --rate, and otherwise leaves it alone.
-    p.add_argument(
-        "--rate",
-        type=positive(float),
-        metavar="R",
-        default=argparse.SUPPRESS,
-        help="the API's rate limit in requests/s, if known (default: found from the 429s)",
-    )
     p.add_argument("--concurrency", type=positive(int), default=16, help="listings worked on at once")
     p.add_argument("--incremental", action="store_true", help="fetch what is new since the last crawl")
-    p.add_argument("--simulate", action="store_true", help="crawl a fake Glif API started in-process")
-    p.add_argument("--simulate-glifs", type=positive(int), default=2000)
-    p.add_argument("--simulate-runs", type=positive(int), default=20000)
-    p.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="crawl a fake Glif API started in-process (offline; the other flags apply as given)",
+    )
+    p.add_argument(
+        "--simulate-glifs", type=positive(int), default=2000, help="--simulate: glifs to generate (2000)"
+    )
+    p.add_argument(
+        "--simulate-runs", type=positive(int), default=20000, help="--simulate: runs to generate (20000)"
+    )
+    p.add_argument(
+        "--progress",
+        choices=("auto", "rich", "plain", "none"),
+        default="auto",
+        help="live progress on stderr: rich (a table), plain (a line every 5 s), none; "
+        "auto: rich on a terminal, else plain",
+    )
     p.set_defaults(handler=crawl_command)
 
 
@@ -136,8 +143,6 @@ async def _crawl(args: argparse.Namespace, out: Path, scope: Scope) -> int:
     faults = Faults(latency=0.02, latency_jitter=0.03, rate_limit=100.0, burst=5, error_rate=0.01, seed=1)
     async with FakeGlifServer(data, faults=faults) as server:
         print(f"fake Glif API on {server.api_url}", file=sys.stderr)
-        if not (scope.runs or args.runs):
-            scope = Scope(**{**vars(scope), "runs": True})  # the demo shows the whole job
         return await _crawl_against(args, out, scope, server.api_url, server.token)
 
 
@@ -158,7 +163,10 @@ async def _crawl_against(
             if status == "complete" and not crawl.stats.pages and not args.incremental:
                 print(f"{out}: this crawl is complete; --incremental fetches what is new", file=sys.stderr)
             exported = await _exports(crawl, args)
-        _print_summary(crawl, out, exported)
+        if args.json:
+            emit_json({**crawl.summary(), "output": str(out), "resumed": crawl.resumed, "exports": exported})
+        else:
+            _print_summary(crawl, out, exported)
     if status == "interrupted":
         print(
             f"interrupted: everything received is saved in {out}; run the same command to resume",
@@ -233,9 +241,11 @@ def _line(crawl: Crawl) -> dict[str, str]:
 async def _progress(crawl: Crawl, mode: str) -> None:
     if mode == "none":
         return
-    fancy = mode == "rich" or (mode == "auto" and sys.stdout.isatty())
+    # Progress is for the person at the terminal: on stderr, so stdout stays the summary.
+    fancy = mode == "rich" or (mode == "auto" and sys.stderr.isatty())
     if fancy:
         try:
+            from rich.console import Console
             from rich.live import Live
             from rich.table import Table
         except ImportError:
@@ -246,14 +256,13 @@ async def _progress(crawl: Crawl, mode: str) -> None:
             print("  ".join(f"{k} {v}" for k, v in _line(crawl).items()), file=sys.stderr, flush=True)
 
     def render() -> Table:
-        t = Table(title="aioglif crawl", show_header=True)
-        line = _line(crawl)
-        for k in line:
-            t.add_column(k)
-        t.add_row(*line.values())
+        # Two columns (what, how much): readable at 80 columns, unlike a row of twelve.
+        t = Table(title="aioglif crawl", show_header=False)
+        for k, v in _line(crawl).items():
+            t.add_row(k, v)
         return t
 
-    with Live(render(), refresh_per_second=4, transient=True) as live:
+    with Live(render(), console=Console(stderr=True), refresh_per_second=4, transient=True) as live:
         while True:
             await anyio.sleep(0.25)
             live.update(render())
@@ -284,16 +293,4 @@ def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]])
     ]
     for kind, tables in exported.items():
         rows.append((kind, ", ".join(f"{t} {n:,}" for t, n in tables.items())))
-    try:
-        if not sys.stdout.isatty():  # piped: whole values, no table cut to 80 columns
-            raise ImportError
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        for k, v in rows:
-            print(f"{k:>26}: {v}")
-        return
-    table = Table(title="crawl summary", show_header=False)
-    for k, v in rows:
-        table.add_row(k, v)
-    Console().print(table)
+    print_rows(None, rows, title="crawl summary")

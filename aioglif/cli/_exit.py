@@ -18,12 +18,22 @@ from .._errors import GlifError
 from .._protocol import redact
 from .._store import StoreError
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "describe", "exit_code", "run_handler"]
+__all__ = [
+    "EXIT_CLOSED_PIPE",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "describe",
+    "exit_code",
+    "run_handler",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the API or the network failed, something asked for is missing, or the disk is full
 EXIT_USAGE = 2  # bad arguments or files, found before any request (argparse uses 2 too)
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_CLOSED_PIPE = 141  # the reader went away (``| head -1``), as a shell reports SIGPIPE
 
 _RESUME = "run the same command again to resume"
 
@@ -110,10 +120,17 @@ def exit_code(exc: BaseException, secret: str | None = None) -> int | None:
 def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     secret = getattr(args, "token", None) or os.environ.get(ENV_TOKEN) or None
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here at the latest, while it can be mapped
+        return status
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
+        if any(isinstance(leaf, BrokenPipeError) for leaf in _leaves(exc)):
+            # Nothing to say: the reader is gone. Python would complain again when it flushes
+            # stdout at exit, so stdout now points at /dev/null.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_CLOSED_PIPE
         code = exit_code(exc, secret)
         if code is not None:
             return code

@@ -5,25 +5,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import AsyncExitStack
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
 from .._config import ENV_API_URL, ENV_SIMPLE_API_URL, ENV_TOKEN
+from ._output import emit_json
 
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: Any) -> None:
     fs = sub.add_parser("fake-server", help="serve a fake Glif API with synthetic data on 127.0.0.1")
-    fs.add_argument("--host", default="127.0.0.1")
-    fs.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    fs.add_argument("--seed", type=int, default=0)
-    fs.add_argument("--users", type=int, default=50)
-    fs.add_argument("--glifs", type=int, default=1000)
-    fs.add_argument("--runs", type=int, default=10000)
-    fs.add_argument("--spheres", type=int, default=6)
+    fs.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    fs.add_argument("--port", type=int, default=0, help="the port (default: a free one, printed)")
+    fs.add_argument("--seed", type=int, default=0, help="the same seed makes the same data (default 0)")
+    fs.add_argument("--users", type=int, default=50, help="users to generate (default 50)")
+    fs.add_argument("--glifs", type=int, default=1000, help="glifs to generate (default 1000)")
+    fs.add_argument("--runs", type=int, default=10000, help="runs to generate (default 10000)")
+    fs.add_argument("--spheres", type=int, default=6, help="spheres to generate (default 6)")
     fs.add_argument("--bots", type=int, default=12, help="agents served at /api/bots")
     fs.add_argument("--runs-per-glif", metavar="LOW-HIGH", help="give each glif a uniform number of runs")
     fs.add_argument("--rate-limit", type=float, help="answer 429 above this many requests per second")
@@ -43,7 +46,11 @@ def add_parsers(sub: Any) -> None:
     fs.add_argument("--credits", type=float, help="every user's credits (default: 100, 500 or 2000)")
     b = fs.add_argument_group("how listings behave (the API documents none of it)")
     b.add_argument("--profile", default="default", help="a named behaviour (see aioglif.testing.PROFILES)")
-    b.add_argument("--order", choices=("newest", "oldest", "likes", "featured", "relevance"))
+    b.add_argument(
+        "--order",
+        choices=("newest", "oldest", "likes", "featured", "relevance"),
+        help="the order of every listing (default: the profile's)",
+    )
     b.add_argument(
         "--page-cap", type=int, metavar="N", help="serve at most N items a page whatever limit asks"
     )
@@ -95,14 +102,29 @@ async def _fake_server(args: argparse.Namespace) -> int:
         simple_errors=args.simple_errors,
     )
     behaviour = _behaviour(args)
-    async with FakeGlifServer(
-        data, faults=faults, host=args.host, port=args.port, behaviour=behaviour
-    ) as server:
+    async with AsyncExitStack() as stack:
+        try:
+            server = await stack.enter_async_context(
+                FakeGlifServer(data, faults=faults, host=args.host, port=args.port, behaviour=behaviour)
+            )
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
         env = {
             ENV_API_URL: server.api_url,
             ENV_SIMPLE_API_URL: server.simple_api_url,
             ENV_TOKEN: server.token,
         }
+        if args.json and not command:
+            info = {
+                "api_url": server.api_url,
+                "simple_api_url": server.simple_api_url,
+                "port": urlsplit(server.api_url).port,
+                "token": server.token,
+                "glifs": len(data.public_glifs),
+                "runs": len(data.public_runs),
+            }
+            emit_json(info)
+            await anyio.sleep_forever()
         print(
             f"fake Glif API on {server.api_url} (Simple API {server.simple_api_url}); "
             f"token {server.token!r}; {len(data.public_glifs)} glifs, {len(data.public_runs)} runs",
@@ -118,6 +140,7 @@ async def _fake_server(args: argparse.Namespace) -> int:
         child_env = {**os.environ, **env, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
         process = await anyio.open_process(command, stdin=None, stdout=None, stderr=None, env=child_env)
         return await process.wait()
+    return 0  # not reached: serving ends by a signal or with the command
 
 
 def _behaviour(args: argparse.Namespace) -> Any:

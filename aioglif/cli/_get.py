@@ -12,17 +12,21 @@ from ..graph import inputs as graph_inputs
 from ..models import Graph
 from ._client import client_from_flags
 from ._exit import EXIT_OK
-from ._output import COLUMNS, print_indented, print_inputs, print_json, print_records
+from ._output import COLUMNS, emit_json, print_indented, print_record, print_rows
 
 __all__ = ["add_parsers"]
+
+_INPUT_COLUMNS = ("name", "type", "label", "default", "options")
 
 
 def add_parsers(sub: Any) -> None:
     get = sub.add_parser("get", help="get one glif, run, user, sphere or agent (bot)")
-    get.add_argument("kind", choices=("glif", "run", "user", "sphere", "bot"))
+    get.add_argument("kind", choices=("glif", "run", "user", "sphere", "bot"), help="what KEY names")
     get.add_argument("key", help="the id (a username for users, a slug for spheres)")
     get.add_argument("--by-id", action="store_true", help="users and spheres: KEY is an id")
-    get.add_argument("--inputs", action="store_true", help="glifs: print only the glif's inputs")
+    get.add_argument(
+        "--inputs", action="store_true", help="glifs: only the glif's inputs (name, type, label, ...)"
+    )
     get.set_defaults(handler=lambda args: anyio.run(_get, args))
 
     me = sub.add_parser("me", help="the token's user and credits")
@@ -35,7 +39,16 @@ async def _get(args: argparse.Namespace) -> int:
         if args.kind == "glif":
             record = await client.get_glif(args.key)
             if args.inputs:
-                print_inputs(graph_inputs(record.data or Graph()))
+                specs = graph_inputs(record.data or Graph())
+                if args.json:
+                    for spec in specs:
+                        emit_json(spec)
+                else:
+                    rows = (
+                        [s.name, s.type, s.label or "", s.default or "", ",".join(s.options or ())]
+                        for s in specs
+                    )
+                    print_rows(_INPUT_COLUMNS, rows)
                 return EXIT_OK
         elif args.kind == "bot":
             record = await client.get_bot(args.key)
@@ -49,10 +62,12 @@ async def _get(args: argparse.Namespace) -> int:
             record = await (
                 client.get_sphere(id=args.key) if args.by_id else client.get_sphere(slug=args.key)
             )
-        if args.json or args.kind in ("glif", "bot"):  # their skills or graph do not fit a row
-            print_indented(record)
-        else:
-            print_records([record], args, COLUMNS[type(record)])
+    if args.json:
+        emit_json(record)
+    elif args.kind in ("glif", "bot"):  # their graph or skills do not fit a row
+        print_indented(record)
+    else:
+        print_record(record, args, COLUMNS[type(record)])
     return EXIT_OK
 
 
@@ -60,7 +75,7 @@ async def _me(args: argparse.Namespace) -> int:
     async with client_from_flags(args) as client:
         me = await client.me()
     if args.json:
-        print_json(me)
+        emit_json(me)
         return EXIT_OK
     c = me.credits
     left = (

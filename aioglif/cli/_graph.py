@@ -14,6 +14,7 @@ from ..graph import errors, validate
 from ..models import Graph
 from ._client import client_from_flags
 from ._exit import EXIT_OK
+from ._output import emit_json
 
 __all__ = ["add_parsers", "load_graph_file"]
 
@@ -22,7 +23,7 @@ def add_parsers(sub: Any) -> None:
     v = sub.add_parser("validate", help="check a graph file (JSON) and list every problem")
     v.add_argument("file", type=Path, help='{"nodes": [...]} or a create body {"name", "graph", ...}')
     c = sub.add_parser("create", help="create a glif from a graph file (validated first)")
-    c.add_argument("file", type=Path)
+    c.add_argument("file", type=Path, help="the graph, or a create body, as JSON (see validate)")
     c.add_argument("--name", help="the glif's name (default: the file's 'name')")
     c.add_argument("--description", help="the glif's description")
     c.add_argument("--publish", action="store_true", help="publish it (default: a draft)")
@@ -49,9 +50,13 @@ def load_graph_file(path: Path) -> tuple[Graph, dict[str, Any]]:
 def validate_command(args: argparse.Namespace) -> int:
     graph, _ = load_graph_file(args.file)
     problems = validate(graph)
+    bad = len(errors(problems))
+    if args.json:
+        report = {"file": str(args.file), "blocks": len(graph.nodes), "valid": not bad, "problems": problems}
+        emit_json(report)
+        return 1 if bad else 0
     for p in problems:
         print(f"{p.severity}: {p}")
-    bad = len(errors(problems))
     summary = f"{bad} error(s)" if bad else "valid"
     if len(problems) > bad:
         summary += f", {len(problems) - bad} warning(s)"
@@ -69,5 +74,8 @@ async def _create(args: argparse.Namespace) -> int:
         glif = await client.create_glif(
             name, description=description, graph=graph, published=args.publish, validate=not args.no_validate
         )
-    print(glif.id)
+    if args.json:
+        emit_json(glif)
+    else:
+        print(glif.id)
     return EXIT_OK

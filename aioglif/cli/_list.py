@@ -12,7 +12,7 @@ from .._protocol import BOT_SORTS
 from ..pagination import AsyncPaginator
 from ._client import client_from_flags
 from ._exit import EXIT_OK
-from ._output import COLUMNS, print_records
+from ._output import COLUMNS, print_listing
 
 __all__ = ["add_parsers"]
 
@@ -21,9 +21,9 @@ _ITEM = {"glifs": m.Glif, "runs": m.Run, "spheres": m.Sphere, "sphere-glifs": m.
 
 def add_parsers(sub: Any) -> None:
     ls = sub.add_parser("list", help="list glifs, runs, spheres, a sphere's glifs or agents (bots)")
-    ls.add_argument("kind", choices=tuple(_ITEM))
-    ls.add_argument("--featured", action="store_true")
-    ls.add_argument("--user", help="a username (bots: the creator's)")
+    ls.add_argument("kind", choices=tuple(_ITEM), help="what to list")
+    ls.add_argument("--featured", action="store_true", help="glifs: only the featured ones")
+    ls.add_argument("--user", help="glifs or runs of this username (bots: the creator's)")
     ls.add_argument("--glif", help="runs of this glif id")
     ls.add_argument("--sphere", help="sphere-glifs: the sphere's slug")
     ls.add_argument("--query", help="glifs and bots: text search")
@@ -42,7 +42,7 @@ async def _list(args: argparse.Namespace) -> int:
         listing: AsyncPaginator[Any]
         if args.kind == "bots":  # one answer, not pages (see GlifClient.bots)
             bots = await client.bots(sort=args.sort, query=args.query, creator=args.user)
-            print_records(bots[:limit], args, COLUMNS[m.Bot])
+            await print_listing(bots[:limit], args, COLUMNS[m.Bot])
             return EXIT_OK
         if args.sort is not None:
             raise ValueError("--sort is for bots only")
@@ -63,6 +63,5 @@ async def _list(args: argparse.Namespace) -> int:
             if not args.sphere:
                 raise ValueError("list sphere-glifs needs --sphere SLUG")
             listing = client.sphere_glifs(slug=args.sphere, page_size=page_size, max_items=limit)
-        records = await listing.collect()
-        print_records(records, args, COLUMNS[_ITEM[args.kind]])
+        await print_listing(listing, args, COLUMNS[_ITEM[args.kind]])
     return EXIT_OK

@@ -1,18 +1,34 @@
-"""How the command line prints records: a table on a terminal, tab-separated lines, JSON."""
+"""How the command line prints: one module, three forms.
+
+- ``--json``: JSON Lines for lists (one compact object a line, written as each arrives) and one
+  compact object for anything else.
+- stdout not a terminal: tab-separated lines, no header, whole values (tabs, newlines and
+  backslashes escaped as ``\\t``, ``\\n``, ``\\r``, ``\\\\``), written as each record arrives:
+  ``cut -f1`` and ``head`` work on them.
+- a terminal: a table (with rich installed) whose cells wrap rather than being cut.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import msgspec
 
 from .. import models as m
-from ..graph import InputSpec
 
-__all__ = ["COLUMNS", "Columns", "print_indented", "print_inputs", "print_json", "print_records"]
+__all__ = [
+    "COLUMNS",
+    "Columns",
+    "emit_json",
+    "print_indented",
+    "print_listing",
+    "print_record",
+    "print_rows",
+    "stdout_is_terminal",
+]
 
 Columns = Sequence[tuple[str, str]]  # (header, attribute path)
 
@@ -45,52 +61,97 @@ COLUMNS: dict[type, Columns] = {
     ),
 }
 
-
-def print_json(record: Any) -> None:
-    """One compact JSON object on one line."""
-    sys.stdout.write(msgspec.json.encode(record).decode() + "\n")
+_ENCODER = msgspec.json.Encoder()
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def print_indented(record: Any) -> None:
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(record), indent=2).decode() + "\n")
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
-def print_records(records: Sequence[msgspec.Struct], args: argparse.Namespace, columns: Columns) -> None:
-    if args.json:
-        enc = msgspec.json.Encoder()
-        for r in records:
-            sys.stdout.write(enc.encode(r).decode() + "\n")
+def emit_json(value: Any) -> None:
+    """One compact JSON object (or any value) on one line, flushed: a reader sees it now."""
+    sys.stdout.write(_ENCODER.encode(value).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _tsv_line(cells: Iterable[str]) -> None:
+    sys.stdout.write("\t".join(c.translate(_ESCAPES) for c in cells) + "\n")
+    sys.stdout.flush()
+
+
+def cell(record: Any, path: str) -> str:
+    """The whole value at ``path`` (``user.username``) as text; empty for None."""
+    value = record
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def print_rows(
+    headers: Sequence[str] | None, rows: Iterable[Sequence[str]], *, title: str | None = None
+) -> None:
+    """Rows of text: a table on a terminal, tab-separated lines (as they come) otherwise.
+    ``headers`` None: a table of names and values, without a header row."""
+    if not stdout_is_terminal():
+        for row in rows:
+            _tsv_line(row)
         return
-    headers = [header for header, _ in columns]
-    rows = [[_cell(r, path) for _, path in columns] for r in records]
     try:
         from rich.console import Console
         from rich.table import Table
-    except ImportError:  # the core install has no rich: plain tab-separated lines
-        print("\t".join(headers))
+    except ImportError:  # the core install has no rich: a header line, then the rows
+        if headers is not None:
+            _tsv_line(headers)
         for row in rows:
-            print("\t".join(row))
+            _tsv_line(row)
         return
-    table = Table(*headers)
+    rows = list(rows)
+    table = Table(title=title, show_header=headers is not None)
+    for header in headers if headers is not None else [""] * max(map(len, rows), default=0):
+        # Ids are what people copy: never wrapped or cut. Other cells wrap instead of losing text.
+        table.add_column(header, no_wrap=header == "id", overflow="fold")
     for row in rows:
         table.add_row(*row)
     Console().print(table)
 
 
-def _cell(record: Any, column: str) -> str:
-    value = record
-    for part in column.split("."):
-        value = getattr(value, part, None)
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        text = ", ".join(map(str, value))
+async def print_listing(
+    records: AsyncIterable[msgspec.Struct] | Iterable[msgspec.Struct],
+    args: argparse.Namespace,
+    columns: Columns,
+) -> None:
+    """A listing as it arrives (JSON Lines, or tab-separated); a terminal table once complete."""
+    if not isinstance(records, AsyncIterable):
+        records = _async(records)
+    if args.json:
+        async for r in records:
+            emit_json(r)
+        return
+    if not stdout_is_terminal():
+        async for r in records:
+            _tsv_line([cell(r, path) for _, path in columns])
+        return
+    rows = [[cell(r, path) for _, path in columns] async for r in records]
+    print_rows([h for h, _ in columns], rows)
+
+
+async def _async(items: Iterable[msgspec.Struct]) -> AsyncIterator[msgspec.Struct]:
+    for item in items:
+        yield item
+
+
+def print_indented(record: Any) -> None:
+    """The whole record as indented JSON, for records that do not fit a row."""
+    sys.stdout.write(msgspec.json.format(_ENCODER.encode(record), indent=2).decode() + "\n")
+
+
+def print_record(record: msgspec.Struct, args: argparse.Namespace, columns: Columns) -> None:
+    if args.json:
+        emit_json(record)
     else:
-        text = value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
-def print_inputs(specs: list[InputSpec]) -> None:
-    for s in specs:
-        extra = f" options={s.options}" if s.options else ""
-        print(f"{s.name}\t{s.type}\tlabel={s.label!r}\tdefault={s.default!r}{extra}")
+        print_rows([h for h, _ in columns], [[cell(record, path) for _, path in columns]])

@@ -12,15 +12,21 @@ from .._batch import batch_command
 from ..client import GlifClient
 from ._client import client_from_flags, positive
 from ._exit import EXIT_OK
-from ._output import print_json
+from ._output import emit_json
 
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: Any) -> None:
     run = sub.add_parser("run", help="run a glif once through the Simple API and print its output")
-    run.add_argument("glif_id")
-    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("glif_id", help="the glif to run")
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a named input (repeat for each; `get glif ID --inputs` lists them)",
+    )
     run.add_argument("--public", action="store_true", help="make the run public")
     run.add_argument("--strict", action="store_true", help="fail instead of defaulting missing inputs")
     run.add_argument("--batch", type=Path, metavar="FILE", help="run once per row of a .csv or .jsonl file")
@@ -82,7 +88,7 @@ async def _run(args: argparse.Namespace) -> int:
             args.glif_id, inputs, visibility="PUBLIC" if args.public else None, strict=args.strict
         )
     if args.json:
-        print_json(result)
+        emit_json(result)
     else:
         print(result.output if result.output is not None else "")
     return EXIT_OK

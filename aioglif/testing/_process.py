@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,28 +15,27 @@ __all__ = ["fake_server_process"]
 @contextmanager
 def fake_server_process(*args: str, timeout: float = 120.0) -> Iterator[str]:
     """``aioglif fake-server ARGS`` on a free port of 127.0.0.1; yields its base URL once it
-    answers (``BASE/api``, ``BASE/simple``, ``BASE/_fake/stats``) and stops it afterwards."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    listens (``BASE/api``, ``BASE/simple``, ``BASE/_fake/stats``) and stops it afterwards."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aioglif", "fake-server", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "aioglif", "fake-server", "--json", *args],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_fake/stats", timeout=5) as r:
-                    json.loads(r.read())
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the fake server did not start") from None
-                time.sleep(0.1)
+        stdout = proc.stdout
+        assert stdout is not None
+        # Its first line says where it listens (a port it picked itself: no race for a free one).
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not lines or not lines[0]:
+            raise RuntimeError("the fake server did not start")
+        base = json.loads(lines[0])["api_url"].removesuffix("/api")
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
