@@ -66,7 +66,7 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
                 return found
         return None
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED, f"interrupted: {_RESUME}"
+        return EXIT_INTERRUPTED, "interrupted"
     if isinstance(exc, StoreError):
         return EXIT_USAGE, f"error: {_first_line(exc)}"
     if isinstance(exc, GlifError):
