@@ -93,8 +93,10 @@ def run(base: str, contender: str, kind: str, job: dict[str, Any], faults: dict[
 
 def _in_child(base: str, contender: str, kind: str, job: dict[str, Any]) -> dict[str, Any]:
     """One job in a fresh process (``benchmarks._child``); its JSON line and the server's stats."""
+    # The job goes in on stdin: thousands of glif ids are too long for a command line.
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks._child", contender, kind, json.dumps(job)],
+        [sys.executable, "-m", "benchmarks._child", contender, kind, "-"],
+        input=json.dumps(job),
         capture_output=True,
         text=True,
         timeout=1800,

@@ -1,6 +1,7 @@
 """One contender on one job, in a process of its own, so CPU time and peak memory are its own.
 
-Usage: ``python -m benchmarks._child CONTENDER KIND JOB_JSON``; prints one JSON line.
+Usage: ``python -m benchmarks._child CONTENDER KIND JOB_JSON`` (``-``: the JSON on stdin);
+prints one JSON line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .contenders import CONTENDERS, PRELOAD
 
 def main() -> None:
     contender, kind, raw = sys.argv[1], sys.argv[2], sys.argv[3]
-    job = json.loads(raw)
+    job = json.loads(sys.stdin.read() if raw == "-" else raw)
     if kind == "crawl":
         crawl(job)
         return
