@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--gzip", action="store_true", help="gzip the JSONL files")
     p.add_argument(
         "--parquet", type=Path, metavar="DIR", help="also write Parquet files here (needs pyarrow)"
+    )
+    p.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="exports hold only records harvested at or after WHEN: an ISO 8601 time, or 'start' "
+        "(this crawl's start: what an --incremental crawl added)",
     )
     scope = p.add_argument_group("scope (default: all public glifs)")
     scope.add_argument("--all", action="store_true", help="all public glifs")
@@ -110,6 +117,7 @@ async def _check_scope(client: GlifClient, scope: Scope) -> None:
 
 def crawl_command(args: argparse.Namespace) -> int:
     out = _check_output(args)
+    args.since_time = _since(args.since)
     scope = Scope(
         all=args.all,
         featured=args.featured,
@@ -176,12 +184,28 @@ async def _crawl_against(
     return EXIT_OK if status == "complete" else EXIT_ERROR
 
 
+def _since(text: str | None) -> datetime | None:
+    """``--since``: an ISO 8601 time (UTC unless it says otherwise), or ``start`` (now)."""
+    if text is None:
+        return None
+    if text == "start":
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since takes an ISO 8601 time or 'start', got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 async def _exports(crawl: Crawl, args: argparse.Namespace) -> dict[str, dict[str, int]]:
     done: dict[str, dict[str, int]] = {}
+    since = args.since_time
     if args.jsonl is not None:
-        done["jsonl"] = await crawl._in_db(lambda: export_jsonl(crawl.store, args.jsonl, compress=args.gzip))
+        done["jsonl"] = await crawl._in_db(
+            lambda: export_jsonl(crawl.store, args.jsonl, compress=args.gzip, since=since)
+        )
     if args.parquet is not None:
-        done["parquet"] = await crawl._in_db(lambda: export_parquet(crawl.store, args.parquet))
+        done["parquet"] = await crawl._in_db(lambda: export_parquet(crawl.store, args.parquet, since=since))
     return done
 
 

@@ -8,7 +8,7 @@
 """
 
 from ._crawler import Crawl, CrawlStats, CrawlStatus, Scope
-from ._export import export_jsonl, export_parquet
+from ._export import SCHEMA, export, export_jsonl, export_parquet
 from ._store import Store, StoreError
 
 __all__ = [
@@ -18,6 +18,8 @@ __all__ = [
     "Scope",
     "Store",
     "StoreError",
+    "SCHEMA",
+    "export",
     "export_jsonl",
     "export_parquet",
 ]
