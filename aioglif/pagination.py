@@ -190,20 +190,37 @@ class AsyncPaginator(Generic[T]):
                     yield item
 
     async def first_page(self) -> Page[T]:
-        """The first page alone: one request."""
-        sink = Stats()
-        number = self._first if self._first is not None else (self.facts.first_page or 1)
+        """The first page alone: one request (two while the client does not know yet whether
+        pages count from 0: page 0 is asked first, and page 1 if it is refused or empty)."""
+        number = self._first if self._first is not None else self.facts.first_page
         size = min(self.page_size, self.facts.cap or self.page_size)
-        try:
-            fetched = await self._fetch(number, size, sink)
-        finally:
-            _merge(self.stats, sink)
+        fetched: Fetched[T] | None = None
+        if number is None:
+            try:
+                fetched = await self._fetch_one(0, size)
+            except APIStatusError:
+                fetched = None
+            if fetched is not None and fetched.items:
+                number = 0  # the first items, whether pages count from 0 or page 0 is page 1
+            else:
+                self.facts.first_page = number = 1
+                self.facts.note("page 0 refused or empty: pages count from 1")
+                fetched = None
+        if fetched is None:
+            fetched = await self._fetch_one(number, size)
         items = fetched.items if self.max_items is None else fetched.items[: self.max_items]
         self.stats.pages += 1
         self.stats.items += len(items)
         if len(fetched.items) >= size:
             self.facts.full_at = max(self.facts.full_at, size)
         return Page(items, number, len(fetched.items) >= size)
+
+    async def _fetch_one(self, number: int, size: int) -> Fetched[T]:
+        sink = Stats()
+        try:
+            return await self._fetch(number, size, sink)
+        finally:
+            _merge(self.stats, sink)
 
     async def collect(self, max_items: int | None = None) -> list[T]:
         """All items (or the first ``max_items``) in a list."""

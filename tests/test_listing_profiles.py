@@ -114,3 +114,15 @@ def test_the_exact_id_memory_holds_what_was_added_and_nothing_else() -> None:
     assert all(k in ids for k in added)
     assert not any(f"other{i}" in ids for i in range(5000))
     assert len(ids) == 5000
+
+
+@pytest.mark.parametrize("profile", ["default", "page-zero"])
+async def test_first_page_is_the_first_page_wherever_pages_start(profile: str) -> None:
+    data = _data()
+    async with (
+        FakeGlifServer(data, behaviour=Behaviour.named(profile)) as server,
+        make_client(server) as client,
+    ):
+        page = await client.glifs(page_size=10).first_page()
+        assert [x.id for x in page.items] == [x["id"] for x in data.public_glifs[:10]]
+        assert page.has_more

@@ -45,7 +45,7 @@ async def test_token_is_not_in_errors_or_logs(
     caplog.set_level(logging.DEBUG)
     echo = b'{"error": "token ' + SECRET.encode() + b' is not allowed here"}'
     secret_server.inject(Fault.answer(503), Fault.answer(403, body=echo), path="/api/glifs")
-    async with make_client(secret_server, token=SECRET) as client:
+    async with make_client(secret_server, token=SECRET, first_page=1) as client:
         with pytest.raises(g.PermissionDeniedError) as info:
             await client.glifs().first_page()
         assert await client.me()
