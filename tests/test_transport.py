@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -15,6 +16,14 @@ from aioglif.testing import FakeGlifServer, Fault
 from .conftest import make_client
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def client(server: FakeGlifServer) -> AsyncIterator[g.GlifClient]:
+    # These tests count the requests of one read: with the page numbering known, a first page
+    # is one request (a fresh client would ask for page 0 first).
+    async with make_client(server, first_page=1) as c:
+        yield c
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
@@ -50,7 +59,7 @@ async def test_retries_stop_after_the_attempt_cap(client: g.GlifClient, server: 
 async def test_retries_stop_at_the_elapsed_time_cap(server: FakeGlifServer) -> None:
     policy = g.RetryPolicy(attempts=50, initial=0.01, maximum=0.01, max_elapsed=0.5)
     server.inject(*[Fault.answer(503, retry_after=1)] * 3, path="/api/glifs")
-    async with make_client(server, retry=policy) as client:
+    async with make_client(server, retry=policy, first_page=1) as client:
         with pytest.raises(g.ServerError):
             await client.glifs().first_page()
     # Retry-After 1 s is longer than the whole budget: no retry is attempted.
@@ -98,7 +107,7 @@ async def test_a_429_pauses_every_request_of_the_client(client: g.GlifClient, se
 async def test_a_pause_longer_than_the_budget_fails_fast(server: FakeGlifServer) -> None:
     policy = g.RetryPolicy(attempts=3, initial=0.01, max_elapsed=5.0)
     server.inject(Fault.answer(429, retry_after=3600), path="/api/glifs")
-    async with make_client(server, retry=policy) as client:
+    async with make_client(server, retry=policy, first_page=1) as client:
         with pytest.raises(g.RateLimitedError) as info:
             await client.glifs().first_page()
         assert info.value.retry_after == 3600
