@@ -102,6 +102,9 @@ class GlifClient:
     ``timeouts`` bound each attempt (see :class:`Timeouts`). Pass ``session`` to share an
     aiohttp session that you open and close yourself, or ``wire`` to send through something else
     than the network (``aioglif.testing.MemoryWire(server)`` serves a fake server in memory).
+    ``first_page`` is the number of the API's first page when known (0 or 1; None: each listing
+    path asks for page 0 once to find out). ``anonymous=True`` sends no token at all, not even
+    ``GLIF_API_TOKEN``'s.
     """
 
     def __init__(
