@@ -283,7 +283,7 @@ def _submitted(store: JobStore) -> Any:
 
 async def _drive(run: Dispatch[Any], store: JobStore, total: int) -> bool:
     interrupted = False
-    start = time.monotonic()
+    progress = _Progress(total)
     async with anyio.create_task_group() as tg:
 
         async def signals() -> None:
@@ -302,7 +302,7 @@ async def _drive(run: Dispatch[Any], store: JobStore, total: int) -> bool:
             async with run as results:
                 async for r in results:
                     store.record(r.key, _record(r))
-                    _progress(run, total, start)
+                    progress.update(run.stats)
             tg.cancel_scope.cancel()
 
         tg.start_soon(signals)
@@ -312,15 +312,32 @@ async def _drive(run: Dispatch[Any], store: JobStore, total: int) -> bool:
     return interrupted
 
 
-def _progress(run: Dispatch[Any], total: int, start: float) -> None:
-    s = run.stats
-    elapsed = time.monotonic() - start
-    eta = (total - s.done) * elapsed / s.done if s.done else 0.0
-    line = (
-        f"done {s.done}/{total}  failed {s.failed + s.rejected}  in flight {s.in_flight}  "
-        f"credits {s.credits:.4f}  eta {eta:.0f}s"
-    )
-    if sys.stderr.isatty():
-        print("\r" + line, end="", file=sys.stderr, flush=True)
-    elif s.done % 50 == 0 or s.done == total:
-        print(line, file=sys.stderr, flush=True)
+class _Progress:
+    """The batch's progress on stderr: one line rewritten in place on a terminal; off a terminal
+    (a log file), a line each 5% of the jobs or 10 s, never the same count twice."""
+
+    def __init__(self, total: int, *, terminal: bool | None = None) -> None:
+        self.total, self.start = total, time.monotonic()
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.step = max(1, total // 20)
+        self.printed_done: int | None = None
+        self.printed_at = self.start
+
+    def update(self, s: Any) -> None:
+        now = time.monotonic()
+        elapsed = now - self.start
+        # The ETA's denominator is the planned work (every job is known up front): it converges.
+        eta = (self.total - s.done) * elapsed / s.done if s.done else 0.0
+        line = (
+            f"done {s.done}/{self.total}  failed {s.failed + s.rejected}  in flight {s.in_flight}  "
+            f"credits {s.credits:.4f}  eta {eta:.0f}s"
+        )
+        if self.terminal:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+            return
+        if s.done == self.printed_done:
+            return
+        last = self.printed_done or 0
+        if s.done - last >= self.step or s.done == self.total or now - self.printed_at >= 10:
+            print(line, file=sys.stderr, flush=True)
+            self.printed_done, self.printed_at = s.done, now

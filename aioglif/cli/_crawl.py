@@ -292,6 +292,18 @@ async def _progress(crawl: Crawl, mode: str) -> None:
             live.update(render())
 
 
+def _time_shares(s: dict[str, Any]) -> str:
+    """Where the wall-clock time went. Decoding (the event loop) and writing (one thread) are
+    shares of it; the limiter and the network are sums over concurrent requests, so they are
+    shown as how many requests were, on average, waiting or in flight."""
+    wall = max(s["seconds"], 1e-9)
+    return (
+        f"{s['seconds']:.1f}s; decoding {s['decode_seconds'] / wall:.0%} and writing "
+        f"{s['write_seconds'] / wall:.0%} of it; on average {s['network_seconds'] / wall:.1f} "
+        f"requests in flight and {s['limiter_seconds'] / wall:.1f} waiting for the rate limit"
+    )
+
+
 def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]]) -> None:
     s = crawl.summary()
     rows = [
@@ -308,12 +320,7 @@ def _print_summary(crawl: Crawl, out: Path, exported: dict[str, dict[str, int]])
         ("quarantined", str(s["quarantined"])),
         ("failed listings", "; ".join(f"{k}: {v}" for k, v in s["failures"].items()) or "none"),
         ("gone (deleted while crawled)", f"{s['gone']:,} glifs; runs listed again {s['relisted']:,}"),
-        (
-            "time",
-            f"{s['seconds']:.1f}s: waiting for the limiter {s['limiter_seconds']:.1f}s, network "
-            f"{s['network_seconds']:.1f}s (summed over requests), decoding {s['decode_seconds']:.2f}s, "
-            f"writing {s['write_seconds']:.2f}s",
-        ),
+        ("time", _time_shares(s)),
     ]
     for kind, tables in exported.items():
         rows.append((kind, ", ".join(f"{t} {n:,}" for t, n in tables.items())))
