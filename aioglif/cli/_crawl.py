@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ def add_parsers(sub: Any) -> None:
         "--user", action="append", default=[], metavar="NAME", help="a user's glifs (and runs)"
     )
     scope.add_argument("--sphere", action="append", default=[], metavar="SLUG", help="a sphere's glifs")
+    scope.add_argument(
+        "--spheres",
+        action="store_true",
+        help="every sphere's glifs (the spheres listed when the crawl starts)",
+    )
     scope.add_argument("--glif", action="append", default=[], metavar="ID", help="one glif")
     scope.add_argument("--runs", action="store_true", help="every public run of every harvested glif")
     scope.add_argument("--graphs", action="store_true", help="include each glif's graph")
@@ -165,6 +171,11 @@ async def _crawl_against(
         max_in_flight=max(16, args.concurrency),
         page_concurrency=8,
     ) as client:
+        if args.spheres:
+            slugs = {s.slug async for s in client.spheres(page_size=100) if s.slug}
+            if not slugs:
+                raise ValueError("--spheres: the API lists no spheres")
+            scope = replace(scope, spheres=tuple(sorted(slugs | set(scope.spheres))))
         await _check_scope(client, scope)
         async with Crawl(client, scope, out, incremental=args.incremental, workers=args.concurrency) as crawl:
             status = await _run_with_progress(crawl, args.progress)
