@@ -247,7 +247,9 @@ class Crawl:
         fresh count has its runs listed again, whole; repeat while that finds anything, a few
         rounds at most. Cheap when nothing moved: one listing of the glifs."""
         store = self.store
-        roots = [x for x in self.scope.roots() if x.kind == "glifs"]
+        failed = {x.key for x in await self._in_db(store.listings, self._crawl_id, ("failed",))}
+        # A root that failed is reported as failed: listing it again here would fail again.
+        roots = [x for x in self.scope.roots() if x.kind == "glifs" and x.key not in failed]
         for round_ in range(1, _RECONCILE_ROUNDS + 1):
             self._reconciling = round_
             before = self.stats.records
