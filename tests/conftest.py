@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
+import anyio
 import pytest
 from hypothesis import settings
 
@@ -53,3 +54,10 @@ def make_client(server: FakeGlifServer, **kwargs: object) -> GlifClient:
 async def client(server: FakeGlifServer) -> AsyncIterator[GlifClient]:
     async with make_client(server) as c:
         yield c
+
+
+async def until(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
+    """Wait for progress, not for time: ``limit`` only ends a hang, it never paces a test."""
+    with anyio.fail_after(limit):
+        while not condition():
+            await anyio.sleep(0.001)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ._limits import LimitShape
@@ -53,6 +54,7 @@ class Fault:
         "invalid_json",
         "redirect",
         "delay",
+        "hold",
         # hostile answers (see the methods below)
         "huge_body",
         "gzip_bomb",
@@ -69,6 +71,7 @@ class Fault:
     seconds: float = 0.0
     size: int = 0
     headers: tuple[tuple[str, str], ...] = ()
+    until: asyncio.Event | None = field(default=None, compare=False)
 
     @classmethod
     def answer(
@@ -96,6 +99,11 @@ class Fault:
     def delay(cls, seconds: float) -> Fault:
         """Answer normally, but only after ``seconds``: reorders concurrent answers on purpose."""
         return cls("delay", seconds=seconds)
+
+    @classmethod
+    def hold(cls, until: asyncio.Event) -> Fault:
+        """Answer normally once ``until`` is set: a test orders answers by events, not by time."""
+        return cls("hold", until=until)
 
     # --- hostile answers: a client must survive each with bounded memory and time ------------
 

@@ -22,6 +22,7 @@ class Gate:
         self._opened: asyncio.Event | None = None
         self.passed = 0  # requests let through since the gate was last closed
         self.held = 0  # requests waiting at the gate now
+        self.arrived = 0  # requests that reached the gate, let through or held, since it was made
         self._holding: asyncio.Event | None = None
 
     def close_after(self, n: int) -> None:
@@ -38,6 +39,7 @@ class Gate:
 
     async def passage(self) -> None:
         """Return at once while the gate lets requests through; else wait until it opens."""
+        self.arrived += 1
         if self._left is None or self._opened is None:
             return
         if self._left > 0:

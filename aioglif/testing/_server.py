@@ -334,6 +334,8 @@ class FakeGlifServer(RestHandlers, SimpleHandler):
             rec.fault = fault.kind
             if fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
+            if fault.kind == "hold" and fault.until is not None:
+                await fault.until.wait()
             if fault.kind == "drop":
                 _close(request)
                 return web.Response(status=500)  # never reaches the client
