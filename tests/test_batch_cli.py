@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,20 +227,58 @@ def test_csv_and_parquet_exports(fresh: Api, tmp_path: Path) -> None:
     assert table.num_rows == 2 and table.column("state").to_pylist() == ["ok", "ok"]
 
 
+def until(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    """Wait for progress (not for time): ``condition`` true while the batch still runs."""
+    deadline = time.monotonic() + 60  # only against a hang: the wait ends by progress
+    while not condition():
+        assert proc.poll() is None, f"the batch ended before {what}"
+        assert time.monotonic() < deadline, f"no progress: {what}"
+        time.sleep(0.005)
+
+
+def read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """Read the process's stderr until a line holds ``text`` (progress, not time)."""
+    assert proc.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def reader() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+            if text in line:
+                return
+        lines.put("")
+
+    threading.Thread(target=reader, daemon=True).start()
+    seen = []
+    while True:
+        line = lines.get(timeout=60)  # only against a hang
+        seen.append(line)
+        if not line or text in line:
+            return "".join(seen)
+
+
 def test_killed_at_five_moments_every_job_is_there_once_and_paid_once(api: Api, tmp_path: Path) -> None:
     api.reset(run_latency=0.1)
     jobs = 60
     inputs = write_inputs(tmp_path / "in.csv", api.name, [f"k{i}" for i in range(jobs)])
     out = tmp_path / "out.jsonl"
     rng = random.Random(9)
-    kills = 0
-    for target in sorted(rng.sample(range(4, jobs - 8), 5)):
-        proc = as_process(api.argv(inputs, out))
-        if wait_for(proc, out, ("ok", "failed", "unknown"), target) and proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.communicate(timeout=30)
-    assert kills == 5
+    try:
+        for _ in range(5):
+            # Killed after 4-12 more requests: each kill lands in the middle, at a point chosen
+            # by progress (the batch can go no further) and different each time.
+            api.control("gate", {"after": rng.randint(4, 12)})
+            proc = as_process(api.argv(inputs, out))
+            try:
+                until(lambda: api.control("gate")["held"] > 0, proc, "the gate held a request")
+                proc.send_signal(signal.SIGKILL)
+            finally:
+                proc.communicate(timeout=30)
+            assert proc.returncode == -signal.SIGKILL
+    finally:
+        api.control("gate", {"after": None})
+    assert 0 < store_counts(out).get("ok", 0) < jobs
     done = as_process(api.argv(inputs, out))
     _, err = done.communicate(timeout=60)
     counts = store_counts(out)
@@ -276,10 +316,17 @@ def test_ctrl_c_waits_for_runs_in_flight_and_loses_nothing(api: Api, tmp_path: P
     api.reset(run_latency=0.1)
     inputs = write_inputs(tmp_path / "in.csv", api.name, [f"c{i}" for i in range(60)])
     out = tmp_path / "out.jsonl"
-    proc = as_process(api.argv(inputs, out))
-    assert wait_for(proc, out, ("ok",), 10)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    api.control("gate", {"after": 20})  # the batch cannot finish before Ctrl-C, however fast
+    try:
+        proc = as_process(api.argv(inputs, out))
+        assert wait_for(proc, out, ("ok",), 10)
+        until(lambda: api.control("gate")["held"] > 0, proc, "the gate held a run")
+        proc.send_signal(signal.SIGINT)
+        err = read_until(proc, "waiting for those in flight")
+    finally:
+        api.control("gate", {"after": None})  # the runs in flight get their answers
+    _, rest = proc.communicate(timeout=30)
+    err += rest
     assert proc.returncode == 130, err
     assert "waiting for those in flight" in err
     first = lines(out)

@@ -13,7 +13,7 @@ import pytest
 import aioglif as g
 from aioglif.testing import FakeGlifServer, Fault
 
-from .conftest import make_client
+from .conftest import make_client, until
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +96,7 @@ async def test_a_429_pauses_every_request_of_the_client(client: g.GlifClient, se
     glif_id = server.data.public_glifs[0]["id"]
     async with anyio.create_task_group() as tg:
         tg.start_soon(client.glifs().first_page)
-        await anyio.sleep(0.2)  # the 429 has arrived; now a request to another endpoint
+        await until(lambda: client.stats.rate_limited == 1)  # the 429 has arrived; now another endpoint
         tg.start_soon(client.get_run, server.data.public_runs[0]["id"])
     limited = server.served("/api/glifs", status=429)[0]
     other = server.served("/api/runs")[0]
@@ -111,7 +111,7 @@ async def test_a_pause_longer_than_the_budget_fails_fast(server: FakeGlifServer)
         with pytest.raises(g.RateLimitedError) as info:
             await client.glifs().first_page()
         assert info.value.retry_after == 3600
-        with anyio.fail_after(2):  # the paused client refuses at once instead of sleeping an hour
+        with anyio.fail_after(60):  # the paused client refuses instead of sleeping an hour
             with pytest.raises(g.RateLimitedError, match="paused"):
                 await client.runs().first_page()
     assert len(server.requests) == 1
@@ -158,18 +158,19 @@ async def test_connection_refused_is_a_connect_error_and_retried_even_for_runs()
 
 
 async def test_read_timeout_is_a_timeout_error(server: FakeGlifServer) -> None:
-    server.faults.latency = 1.0
+    server.gate.close_after(0)  # a server that never answers: no race between two delays
     policy = g.RetryPolicy(attempts=1)
     async with make_client(server, timeouts=g.Timeouts(read=0.2), retry=policy) as client:
         with pytest.raises(g.TimeoutError) as info:
             await client.glifs().first_page()
+    server.gate.open()
     assert isinstance(info.value, TimeoutError)  # the builtin too
     assert info.value.request_sent
 
 
 async def test_runs_get_their_own_longer_read_timeout(server: FakeGlifServer) -> None:
     server.faults.run_latency = 0.5
-    timeouts = g.Timeouts(read=0.2, run_read=5.0)
+    timeouts = g.Timeouts(read=0.2, run_read=60.0)
     async with make_client(server, timeouts=timeouts) as client:
         assert await client.run_glif(server.data.public_glifs[0]["id"])
 
@@ -196,9 +197,12 @@ async def test_without_the_limiter_the_same_listing_meets_429s_and_survives(serv
 
 async def test_requests_in_flight_are_capped(server: FakeGlifServer) -> None:
     server.faults.latency = 0.1
+    server.gate.close_after(0)  # held until three are there: the cap is reached whatever the speed
     async with make_client(server, max_in_flight=3) as client, anyio.create_task_group() as tg:
         for glif in server.data.public_glifs[:12]:
             tg.start_soon(client.get_glif, glif["id"])
+        await until(lambda: server.gate.held >= 3)
+        server.gate.open()
     assert server.peak_in_flight == 3
 
 
