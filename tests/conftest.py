@@ -59,5 +59,6 @@ async def client(server: FakeGlifServer) -> AsyncIterator[GlifClient]:
 async def until(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
     """Wait for progress, not for time: ``limit`` only ends a hang, it never paces a test."""
     with anyio.fail_after(limit):
-        while not condition():
+        # Polled: the conditions are counters of the fake server and the client, with no event.
+        while not condition():  # noqa: ASYNC110
             await anyio.sleep(0.001)

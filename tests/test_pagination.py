@@ -210,7 +210,9 @@ async def test_a_server_that_ignores_page_does_not_loop(server: FakeGlifServer) 
 # --- insertions at the head while a listing runs -------------------------------------------
 
 
-async def _listing_with_inserts(server: FakeGlifServer, *, verify: bool, count: int) -> tuple[list[str], list[str]]:
+async def _listing_with_inserts(
+    server: FakeGlifServer, *, verify: bool, count: int
+) -> tuple[list[str], list[str]]:
     """List glifs (page size 10, three pages at once); ``count`` glifs are inserted once page 3
     has been answered and before page 2 is: the order is set by events, not by time."""
     before = [x["id"] for x in server.data.public_glifs]
