@@ -96,8 +96,10 @@ async def test_a_run_failure_said_in_a_200_is_a_failed_job_with_its_kind(runs_se
 
 
 async def test_a_rate_limit_said_in_a_200_slows_the_adaptive_rate(runs_server: FakeGlifServer) -> None:
-    runs_server.faults.max_concurrent_runs = 2
-    runs_server.faults.run_latency = 0.3  # at the starting rate of 10/s, 3 runs overlap
+    # At the starting rate of 10/s, 3 runs overlap: the second is refused unless 0.2 s pass
+    # between sending it and the server reading it.
+    runs_server.faults.max_concurrent_runs = 1
+    runs_server.faults.run_latency = 0.3
     glif = a_glif(runs_server)
     jobs = [Job(glif["id"], key=i) for i in range(8)]  # type: ignore[arg-type]
     retry = g.RetryPolicy(attempts=30, initial=0.01, maximum=0.05, max_elapsed=30)

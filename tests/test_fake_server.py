@@ -49,7 +49,7 @@ async def test_a_bad_token_is_401_everywhere(server: FakeGlifServer) -> None:
 
 
 async def test_rate_limit_answers_429_with_retry_after(server: FakeGlifServer) -> None:
-    server.faults.rate_limit = 1.0
+    server.faults.rate_limit = 0.01  # one in 100 s: the next requests are refused however slow
     assert (await _get(server, "/api/glifs"))[0] == 200
     status, _, headers = await _get(server, "/api/glifs")
     assert status == 429
