@@ -15,11 +15,14 @@ typo in a CSV header would otherwise pay for runs that ignore the column;
 fails (the Simple API's 200 with ``error``) is a failed result, not an exception; the batch goes
 on unless ``fail_fast``.
 
-``max_credits`` is a hard budget: spending never passes it by more than one run's price. Each run
-in flight reserves the highest price seen for its glif, and a run starts only if what was spent
-plus what is reserved plus its own reservation fits; until a glif's price is known, one run at a
-time. A price that is not a finite number >= 0 makes that job fail (:class:`PriceError`) and stops
-all further spending; so does a run with no price at all while a budget is kept. The Simple API
+``max_credits`` is a hard budget: spending passes it by at most one run's price, as long as no
+run costs more than the highest price its glif answered before that run started. Each run in
+flight reserves that highest (nonzero) price, and a run starts only if what was spent plus what is
+reserved plus its own reservation fits; until a glif has answered a price above 0, one run at a
+time. A run that costs more than its reservation means the runs of its glif in flight may too:
+none starts until they have answered, and that glif runs one at a time from then on. A price that
+is not a finite number >= 0 makes that job fail (:class:`PriceError`) and stops all further
+spending; so does a run with no price at all while a budget is kept. The Simple API
 saying the account is out of credits stops starting runs too.
 """
 
@@ -33,6 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Generic, Literal
 
 import anyio
+import msgspec
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -210,6 +214,9 @@ class DispatchStats:
     # Why no more runs were started before the jobs ran out: "budget", "out of credits",
     # "bad price", "price unknown", "refused", "failure" (fail_fast), "stopped" (stop()).
     stopped_because: str | None = None
+    # Glifs a run of which cost more than was reserved for it: under a budget they run one at a
+    # time from then on.
+    one_at_a_time: set[str] = field(default_factory=set)
 
     @property
     def done(self) -> int:
@@ -253,11 +260,14 @@ class Dispatch(Generic[K]):
         self._send: MemoryObjectSendStream[JobResult[K]]
         self._receive: MemoryObjectReceiveStream[JobResult[K]]
         self._drained = False
-        # The budget: the highest price seen per glif, what the runs in flight may cost, and
-        # how many runs of a glif whose price is not known yet are in flight (at most one).
+        # The budget: the highest nonzero price seen per glif, what the runs in flight may cost,
+        # how many runs of a glif whose price is not known yet are in flight (at most one), the
+        # glifs whose price once passed what was reserved for it (one run at a time from then
+        # on), and the runs in flight per glif.
         self._prices: dict[str, Decimal] = {}
         self._reserved = Decimal(0)
         self._unpriced = 0
+        self._flying: dict[str, int] = {}
         self._changed: anyio.Event | None = None  # made on entry: it belongs to the event loop
 
     def stop(self, because: str = "stopped") -> None:
@@ -345,8 +355,10 @@ class Dispatch(Generic[K]):
     async def _reserve(self, glif_id: str) -> tuple[Decimal, bool] | None:
         """Reserve what the run may cost, waiting for runs in flight if need be; None: stop.
 
-        The reservation is the highest price seen for the glif. Until a price is known only
-        one unpriced run is in flight, so spending passes the budget by one run's price at most.
+        The reservation is the highest nonzero price seen for the glif. Until one is known
+        (a price of 0 says nothing about the next run's), only one unpriced run is in flight, so
+        spending passes the budget by one run's price at most. A glif whose price once passed
+        its reservation runs one at a time: only the runs in flight then could overshoot.
         """
         if self.max_credits is None:
             return Decimal(0), False
@@ -357,9 +369,13 @@ class Dispatch(Generic[K]):
             if price is None:
                 if self._unpriced == 0 and committed < self.max_credits:
                     self._unpriced += 1
+                    self._flying[glif_id] = self._flying.get(glif_id, 0) + 1
                     return Decimal(0), True
-            elif committed + price <= self.max_credits:
+            elif committed + price <= self.max_credits and not (
+                glif_id in self.stats.one_at_a_time and self._flying.get(glif_id, 0)
+            ):
                 self._reserved += price
+                self._flying[glif_id] = self._flying.get(glif_id, 0) + 1
                 return price, False
             if s.in_flight == 0:  # nothing will free a reservation: the budget is reached
                 s.stopped_by_budget = True
@@ -388,8 +404,10 @@ class Dispatch(Generic[K]):
             self.stats.in_flight -= 1
             self._reserved -= reserved[0]
             self._unpriced -= reserved[1]
+            if self.max_credits is not None:  # counted only under a budget (see _reserve)
+                self._flying[job.glif_id] -= 1
             slots.release()
-            error = self._account(job, result, error)
+            error = self._account(job, result, error, reserved)
             self._signal()
         done = JobResult(job, key, result, error, time.perf_counter() - start, raw)
         if error is None:
@@ -401,16 +419,26 @@ class Dispatch(Generic[K]):
                 self.stop("failure")
         await self._deliver(done)
 
-    def _account(self, job: Job[K], result: RunResult | None, error: GlifError | None) -> GlifError | None:
+    def _account(
+        self, job: Job[K], result: RunResult | None, error: GlifError | None, reserved: tuple[Decimal, bool]
+    ) -> GlifError | None:
         """Count what the run cost; returns the job's error (a price that makes no sense is one)."""
         price = result.price if result is not None else None
         if price is not None and (not price.is_finite() or price < 0):
             self.stop("bad price")
             return error or PriceError(f"the run's price is {str(price)!r}, not a finite number >= 0")
+        if price is None and isinstance(error, ResponseDecodeError) and (said := _said_price(error.body)):
+            self.stop("bad price")
+            return PriceError(f"the run's price is {said}, not a finite number >= 0")
         if price is not None:
             self.stats.credits += price
-            known = self._prices.get(job.glif_id)
-            self._prices[job.glif_id] = price if known is None else max(known, price)
+            if price > 0:
+                known = self._prices.get(job.glif_id)
+                self._prices[job.glif_id] = price if known is None else max(known, price)
+                if price > reserved[0] and not reserved[1]:
+                    # More than its glif's price had been: the reservations of its runs in flight
+                    # may be short too, so none starts beside another from now on.
+                    self.stats.one_at_a_time.add(job.glif_id)
         elif self.max_credits is not None and (error is None or isinstance(error, ResponseDecodeError)):
             # It ran, and nobody can say what it cost: the budget cannot be kept any more.
             self.stop("price unknown")
@@ -466,6 +494,30 @@ class Dispatch(Generic[K]):
                 except NotFoundError as exc:
                     self._graphs[glif_id] = exc
             return self._graphs[glif_id]
+
+
+def _said_price(body: bytes | None) -> str | None:
+    """The ``price`` of an answer that did not decode, shown, when it is there and no number."""
+    if not body:
+        return None
+    try:
+        said = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(said, dict) or "price" not in said or said["price"] is None:
+        return None
+    price = said["price"]
+    try:
+        number = (
+            Decimal(str(price))
+            if isinstance(price, (int, float, str)) and not isinstance(price, bool)
+            else None
+        )
+        if number is not None and number.is_finite() and number >= 0:
+            return None
+    except ArithmeticError:
+        pass
+    return repr(price)[:80]
 
 
 async def _aiter(jobs: Iterable[Job[K]] | AsyncIterable[Job[K]]) -> AsyncIterator[Job[K]]:

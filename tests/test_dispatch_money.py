@@ -124,7 +124,7 @@ async def test_an_output_of_any_shape_is_kept(runs_server: FakeGlifServer, shape
 
 
 async def test_an_answer_that_does_not_decode_is_kept_raw(runs_server: FakeGlifServer) -> None:
-    body = b'{"id": "x", "output": "paid for", "price": "not a number"}'
+    body = b'{"id": "x", "output": "paid for", "inputs": 5}'  # (a price that is no number: bad_price)
     runs_server.inject(Fault.answer(200, body=body), path="/simple")
     glif = a_glif(runs_server)
     async with make_client(runs_server) as client:

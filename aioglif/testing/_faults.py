@@ -39,7 +39,10 @@ class Faults:
     # "body" as documented, 200 with an ``error`` text ("for legacy reasons"); "status" as the
     # 2023 docs said, 429 / 402 / 404 with the same text.
     simple_errors: Literal["body", "status"] = "body"
-    run_price: str | None = None  # the price every run reports and costs ("NaN", "-1" allowed)
+    run_price: str | None = None  # the price every run reports and costs ("NaN", "-1", "abc" allowed)
+    # The price of the n-th run started, in order, the last one for every run after it (prices
+    # that change at a moment picked by progress); over ``run_price`` when given.
+    run_prices: tuple[str, ...] = ()
     run_output: Literal["string", "list", "object"] = "string"  # the shape of ``output``
 
 

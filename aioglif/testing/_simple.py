@@ -48,12 +48,15 @@ class SimpleHandler:
         )
         if problem:
             return web.json_response({"error": problem})
-        said = f.run_price
-        price = (
-            Decimal(said)
-            if said is not None
-            else Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
-        )
+        said = f.run_prices[min(self.runs_started, len(f.run_prices) - 1)] if f.run_prices else f.run_price
+        try:
+            price = (
+                Decimal(said)
+                if said is not None
+                else Decimal(len(glif["data"]["nodes"])) / 4 + Decimal("0.0000875")
+            )
+        except ArithmeticError:  # not a number at all: said as it is, costs nothing here
+            price = Decimal("NaN")
         cost = price if price.is_finite() and price > 0 else Decimal(0)
         if self.data.credits.get(user["id"], Decimal(0)) < cost:
             return _refuse(f, 402, "Not enough credits")  # checked before the run starts
