@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,10 +184,20 @@ class JobStore(SQLiteStore):
     def wrote(self, path: Path) -> bool:
         """Whether ``path`` holds an export this store wrote (and nobody changed since)."""
         digest = _hash(path)
+        # Stores of earlier versions recorded the absolute path: still recognised where it is.
         row = self.db.execute(
-            "SELECT 1 FROM exports WHERE path=? AND sha256=?", (str(path.resolve()), digest)
+            "SELECT 1 FROM exports WHERE path IN (?, ?) AND sha256=?",
+            (self._export_name(path), str(path.resolve()), digest),
         ).fetchone()
         return row is not None
+
+    def _export_name(self, path: Path) -> str:
+        """An export's place as seen from the store: what stays true when their directory moves.
+
+        Its content (the hash) is the rest of its identity, so a file put there by anyone else
+        is only ever taken for ours when it holds exactly what we wrote.
+        """
+        return os.path.relpath(path.resolve(), self.path.resolve().parent)
 
     def export_rows(self) -> Iterable[dict[str, Any]]:
         cursor = self.db.execute(
@@ -247,7 +258,7 @@ class JobStore(SQLiteStore):
             with self.transaction() as db:
                 db.execute(
                     "INSERT OR IGNORE INTO exports VALUES (?, ?, ?)",
-                    (str(out.resolve()), digest, time.time()),
+                    (self._export_name(out), digest, time.time()),
                 )
         return len(rows)
 

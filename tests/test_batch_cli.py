@@ -184,6 +184,22 @@ def test_files_that_are_not_ours_are_refused_untouched(
     assert fresh.runs_started == 2
 
 
+def test_a_batch_whose_directory_moved_still_knows_its_own_export(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a", "b"])
+    (tmp_path / "mv1").mkdir()
+    assert main(fresh.argv(inputs, tmp_path / "mv1" / "out.jsonl")) == 0
+    (tmp_path / "mv1").rename(tmp_path / "mv2")
+    out = tmp_path / "mv2" / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0  # was refused: "changed since aioglif wrote it"
+    assert len(lines(out)) == 2 and fresh.runs_started == 2  # nothing run again
+    # What is there is still only taken for ours while it holds what we wrote.
+    out.write_text(out.read_text().replace('"ok"', '"OK"', 1))
+    assert main(fresh.argv(inputs, out)) == 2
+    assert "was changed since aioglif wrote it" in capsys.readouterr().err
+
+
 def test_failed_jobs_wait_for_retry_failed(
     fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
