@@ -48,12 +48,13 @@ LIBRARY = r"""
 import sys, time, anyio
 from aioglif import GlifClient
 from aioglif.dispatch import Job, dispatch
-simple, api, glif_id, name = sys.argv[1:5]
+simple, api, glif_id, name, budget = sys.argv[1:6]
 async def main():
     jobs = [Job(glif_id, {name: f"value {i}"}, key=i) for i in range(1, RUNS + 1)]
     async with GlifClient("fake-token", api_url=api, simple_api_url=simple, rate=None, max_in_flight=20) as c:
         start = time.perf_counter()
-        async with dispatch(c, jobs, concurrency=20) as results:
+        credits = None if budget == "-" else budget
+        async with dispatch(c, jobs, concurrency=20, max_credits=credits) as results:
             async for _ in results:
                 pass
         print(time.perf_counter() - start)
@@ -137,17 +138,20 @@ def report(base: str, control: Any, glif_id: str, name: str, tmp: Path) -> str:
             f"| {who} | {seconds:.1f} | {ideal / seconds:.0%} | {stats['rate_limited']:,} | {made:,}"
             f" | {max(0, made - RUNS):,} | {unique:,} of {RUNS:,}{repeated} | {unknown} |"
         )
-    control("/_fake/reset", {})
-    timed = subprocess.run(
-        [sys.executable, "-c", LIBRARY, simple, base + "/api", glif_id, name],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=True,
-    )
-    seconds = float(timed.stdout.strip())
     ideal = RUNS * RUN_SECONDS / IN_FLIGHT
-    rate_limited = control("/_fake/stats")["rate_limited"]
+    timings = []
+    # Without a budget, then with one that every run fits (a constant price: all slots busy).
+    for budget in ("-", "1000000"):
+        control("/_fake/reset", {})
+        timed = subprocess.run(
+            [sys.executable, "-c", LIBRARY, simple, base + "/api", glif_id, name, budget],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+        )
+        timings.append((float(timed.stdout.strip()), control("/_fake/stats")["rate_limited"]))
+    (seconds, rate_limited), (budgeted, budget_429s) = timings
     control("/_fake/reset", {})
     batch = subprocess.run(
         [sys.executable, "-c", BATCH, *command("aioglif", tmp / "timed.jsonl")[3:]],
@@ -161,6 +165,8 @@ def report(base: str, control: Any, glif_id: str, name: str, tmp: Path) -> str:
         "",
         f"aioglif's `dispatch()` timed inside its process (no start-up, no files): {seconds:.2f} s,"
         f" {seconds / ideal:.3f}x the ideal {ideal:.0f} s; {rate_limited} 429s.",
+        f"The same with `max_credits` (a constant price, a budget every run fits): {budgeted:.2f} s,"
+        f" {budgeted / ideal:.3f}x the ideal; {budget_429s} 429s.",
         f"`aioglif run --batch` timed inside its process (input, job store, export): {batch_seconds:.2f} s,"
         f" {batch_seconds / ideal:.3f}x the ideal; {control('/_fake/stats')['runs_started']} runs started.",
     ]
