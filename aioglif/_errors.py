@@ -28,6 +28,7 @@ No aiohttp or msgspec exception escapes: each is wrapped, and kept as ``__cause_
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -143,6 +144,14 @@ class APIStatusError(GlifError):
         self.body = body
         # The server's Retry-After, in seconds, where it sent one (429 and some 503s).
         self.retry_after: float | None = None
+        # The answer's headers (case-insensitive; values redacted like the body), as
+        # openai-python's and httpx's errors carry them: rate-limit headers, request ids.
+        self.headers: Mapping[str, str] = {}
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status, under the name openai-python and httpx use."""
+        return self.status
 
 
 class AuthenticationError(APIStatusError):

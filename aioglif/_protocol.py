@@ -117,6 +117,7 @@ def status_error(
     url: str,
     retry_after: float | None = None,
     secret: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> e.APIStatusError:
     """The exception for a non-2xx answer, its message taken from the body where there is one."""
     body = redact_body(body, secret)
@@ -132,7 +133,9 @@ def status_error(
     elif status == 404:
         cls = e.NotFoundError
     elif status == 429:
-        return e.RateLimitedError(message, retry_after=retry_after, **kwargs)
+        limited = e.RateLimitedError(message, retry_after=retry_after, **kwargs)
+        limited.headers = _redacted_headers(headers, secret)
+        return limited
     elif status >= 500:
         # A 5xx that says the glif cannot be fetched is an answer, not a failure: not retried.
         cls = e.NotFoundError if says_not_found(detail) else e.ServerError
@@ -140,7 +143,16 @@ def status_error(
         cls = e.APIStatusError
     err = cls(message, **kwargs)
     err.retry_after = retry_after
+    err.headers = _redacted_headers(headers, secret)
     return err
+
+
+def _redacted_headers(headers: Mapping[str, str] | None, secret: str | None) -> Mapping[str, str]:
+    if not headers:
+        return {}
+    from multidict import CIMultiDict  # aiohttp's own dependency: case-insensitive lookups
+
+    return CIMultiDict((k, redact(v, secret)) for k, v in headers.items())
 
 
 def is_malformed(body: bytes) -> bool:

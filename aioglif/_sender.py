@@ -266,6 +266,7 @@ class Sender:
             url=resp.url,
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             secret=self._secret,
+            headers=resp.headers,
         )
 
     def _adapt(self, status: int, sent: float, probe: bool) -> None:
