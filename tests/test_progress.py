@@ -47,3 +47,14 @@ def test_crawl_time_is_shares_of_the_wall_clock_not_sums_over_requests() -> None
         "19.0s; decoding 5% and writing 10% of it; on average 2.0 requests in flight and 13.0 waiting"
         " for the rate limit"
     )
+
+
+def test_crawl_eta_is_a_lower_bound_while_glifs_are_found_then_converges() -> None:
+    from aioglif.cli._crawl import _Eta
+
+    eta = _Eta()
+    # 100 runs/s; the planned runs grow with the glifs found during the first 20 s.
+    shown = [eta.estimate(float(t), min(t, 20) * 10, t * 100, 2000 + min(t, 20) * 100) for t in range(1, 41)]
+    assert shown[10].startswith(">= ")  # glifs still being found: more runs will come
+    assert shown[35] == "4s"  # t=36: 4,000 planned, 3,600 done, at 100/s
+    assert shown[38] == "1s"

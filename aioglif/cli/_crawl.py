@@ -248,14 +248,40 @@ async def _run_with_progress(crawl: Crawl, mode: str) -> str:
     return result
 
 
-def _line(crawl: Crawl) -> dict[str, str]:
+class _Eta:
+    """The crawl's ETA: runs left over the rate of the last 30 s (not since the start, which slow
+    start and the 429s' pauses distort). The planned work (the run counts of the glifs listed so
+    far) grows while glifs are still being found: until their count stops moving the ETA is
+    shown as a lower bound (``>= 3s``), since more glifs bring more runs."""
+
+    WINDOW = 30.0
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self.glifs = -1
+        self.glifs_moved = 0.0
+
+    def estimate(self, now: float, glifs: int, done: int, planned: int) -> str:
+        if glifs != self.glifs:
+            self.glifs, self.glifs_moved = glifs, now
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[0][0] > self.WINDOW:
+            self.samples.pop(0)
+        (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
+        if t1 <= t0 or d1 <= d0:
+            return "-"
+        seconds = max(0, planned - done) / ((d1 - d0) / (t1 - t0))
+        growing = now - self.glifs_moved < 10.0
+        return (">= " if growing else "") + f"{seconds:.0f}s"
+
+
+def _line(crawl: Crawl, eta_of: _Eta) -> dict[str, str]:
     s, c = crawl.stats, crawl.client.stats
     elapsed = max(1e-9, time.monotonic() - s.started)
     runs_done = s.new["runs"]
     eta = "-"
     if crawl.scope.runs and s.expected_runs and runs_done:
-        left = max(0, s.expected_runs - runs_done)
-        eta = f"{left / (runs_done / elapsed):.0f}s"
+        eta = eta_of.estimate(time.monotonic(), s.new["glifs"], runs_done, s.expected_runs)
     rate = crawl.client.rate
     return {
         "elapsed": f"{elapsed:.0f}s",
@@ -274,6 +300,7 @@ def _line(crawl: Crawl) -> dict[str, str]:
 
 
 async def _progress(crawl: Crawl, mode: str) -> None:
+    eta_of = _Eta()
     if mode == "none":
         return
     # Progress is for the person at the terminal: on stderr, so stdout stays the summary.
@@ -288,12 +315,12 @@ async def _progress(crawl: Crawl, mode: str) -> None:
     if not fancy:
         while True:
             await anyio.sleep(5)
-            print("  ".join(f"{k} {v}" for k, v in _line(crawl).items()), file=sys.stderr, flush=True)
+            print("  ".join(f"{k} {v}" for k, v in _line(crawl, eta_of).items()), file=sys.stderr, flush=True)
 
     def render() -> Table:
         # Two columns (what, how much): readable at 80 columns, unlike a row of twelve.
         t = Table(title="aioglif crawl", show_header=False)
-        for k, v in _line(crawl).items():
+        for k, v in _line(crawl, eta_of).items():
             t.add_row(k, v)
         return t
 
