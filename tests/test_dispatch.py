@@ -12,7 +12,7 @@ import aioglif as g
 from aioglif.dispatch import Job, RejectedJob, dispatch
 from aioglif.testing import FakeData, FakeGlifServer
 
-from .conftest import make_client
+from .conftest import make_client, until
 
 pytestmark = pytest.mark.anyio
 
@@ -147,9 +147,19 @@ async def test_the_run_cap_of_the_api(runs_server: FakeGlifServer, said_as: str)
     assert all(r.ok for r in within)  # type: ignore[attr-defined]
     runs_server.requests.clear()
     runs_server.runs_started = 0
-    async with make_client(
-        runs_server, retry=g.RetryPolicy(attempts=20, initial=0.01, maximum=0.1)
-    ) as client:
+    # The glif's graph is read, then runs are held until more than the cap are there: they reach
+    # the server together, however slow the machine, and some must be refused.
+    runs_server.gate.close_after(1)
+
+    async def let_them_in_together() -> None:
+        await until(lambda: runs_server.gate.held > 4)
+        runs_server.gate.open()
+
+    async with (
+        make_client(runs_server, retry=g.RetryPolicy(attempts=20, initial=0.01, maximum=0.1)) as client,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(let_them_in_together)
         beyond = await collect(client, jobs, concurrency=8)
         # Beyond the cap some runs are refused (a 429, or a 200 whose error says "too many
         # concurrent runs"): the run never started; retried like a 429, and they succeed.
