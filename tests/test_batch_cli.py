@@ -218,6 +218,27 @@ def test_failed_jobs_wait_for_retry_failed(
     assert all(r["ok"] for r in lines(out))
 
 
+def test_unknown_jobs_wait_for_retry_unknown(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a", "b", "c"])
+    out = tmp_path / "out.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0
+    # As a process killed while its run was in flight leaves it: sent, no answer stored.
+    with sqlite3.connect(out.with_name(out.name + ".jobs.sqlite")) as db:
+        db.execute("UPDATE jobs SET state='submitted' WHERE row=2")
+    capsys.readouterr()
+    assert main(fresh.argv(inputs, out)) == 1
+    err = capsys.readouterr().err
+    assert "1 job(s) were sent by a run that ended before their answer came" in err
+    assert "--retry-unknown runs them again" in err and "exit 1" in err
+    assert fresh.runs_started == 3  # not paid for again by itself
+    assert [r["state"] for r in lines(out)] == ["ok", "unknown", "ok"]
+    assert main(fresh.argv(inputs, out, "--retry-unknown")) == 0
+    assert fresh.runs_started == 4  # exactly that one
+    assert [r["state"] for r in lines(out)] == ["ok", "ok", "ok"]
+
+
 def test_output_of_any_shape_and_unknown_keys_are_kept(fresh: Api, tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a"])
     fresh.reset(run_output="list")

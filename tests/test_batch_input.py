@@ -134,3 +134,19 @@ def test_any_jsonl_round_trips(tmp_path: Path, rows: list[dict[str, str]]) -> No
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     assert [r.values for r in read_batch(path)] == rows
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=200), suffix=st.sampled_from([".csv", ".jsonl"]))
+def test_any_file_is_rows_or_a_clear_error(tmp_path: Path, content: bytes, suffix: str) -> None:
+    path = tmp_path / f"in{suffix}"
+    path.write_bytes(content)
+    outcome: object
+    try:
+        outcome = read_batch(path)
+    except ValueError as exc:  # no other exception, no traceback: the message names the file
+        outcome = exc
+    if isinstance(outcome, ValueError):
+        assert str(path) in str(outcome)
+    else:
+        assert isinstance(outcome, list)
