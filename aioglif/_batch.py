@@ -82,6 +82,11 @@ def batch_command(args: argparse.Namespace, client_factory: Any) -> int:
         return int(anyio.run(_batch, args, rows, budget, client_factory, store))
     except StoreError as exc:
         raise ValueError(str(exc)) from None
+    except OSError as exc:  # --out unreadable or unwritable, the disk full: no traceback
+        raise ValueError(
+            f"cannot use --out {args.out}: {exc.strerror or exc}; every answer so far is in"
+            f" {store.path}, and the same command writes {args.out} again"
+        ) from None
     finally:
         store.close()
 
