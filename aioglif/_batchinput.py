@@ -51,7 +51,7 @@ def _read_csv(path: Path, fill_defaults: bool) -> Iterator[Row]:
                 header = next(reader, None)
             except csv.Error as exc:
                 raise ValueError(f"{path}: header: {exc}") from None
-            if not header or not any(h.strip() for h in header):
+            if not header:
                 raise ValueError(f"{path}: no header row naming the inputs")
             seen: set[str] = set()
             for name in header:
