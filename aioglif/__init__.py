@@ -24,6 +24,7 @@ from ._errors import (
 )
 from ._retry import RetryPolicy
 from ._sender import Stats
+from ._version import __version__
 from .client import GlifClient
 from .models import (
     Bot,
@@ -44,8 +45,6 @@ from .models import (
     User,
 )
 from .pagination import AsyncPaginator, Page
-
-__version__ = "0.1.0"
 
 _logs.configure_from_env()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ._retry import RetryPolicy
+from ._version import __version__
 
 __all__ = ["Settings", "Timeouts", "Token"]
 
@@ -89,6 +92,23 @@ def _check_url(name: str, url: str) -> str:
     return url.rstrip("/")
 
 
+def _check_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """A read-only copy of headers safe to send, or a clear error before any request."""
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"header names and values must be strings, got {name!r}: {type(value).__name__}")
+        if not name or any(c in name for c in " \t\r\n:") or any(c in value for c in "\r\n\0"):
+            # A newline would start another header (or another request) on the wire.
+            raise ValueError(f"invalid header {name!r}: no spaces, colons or line breaks")
+        if name.lower() == "authorization":
+            # The token has one way in (``token=``), so it stays out of reprs and goes only to
+            # the configured hosts.
+            raise ValueError("pass the token as token=, not as an Authorization header")
+        checked[name] = value
+    return MappingProxyType(checked)
+
+
 def origin(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL: the unit a token is allowed to travel to."""
     parts = urlsplit(url)
@@ -111,9 +131,12 @@ class Settings:
     max_in_flight: int = 16
     max_redirects: int = 5
     max_body: int = DEFAULT_MAX_BODY  # bytes of one answer, decompressed
-    user_agent: str = "aioglif"
+    user_agent: str = f"aioglif/{__version__}"
+    # Sent with every request; a "User-Agent" here replaces ``user_agent``.
+    default_headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "default_headers", _check_headers(self.default_headers))
         object.__setattr__(self, "api_url", _check_url("api_url", self.api_url))
         object.__setattr__(self, "simple_api_url", _check_url("simple_api_url", self.simple_api_url))
         if self.rate is not None and not 0 < self.rate < float("inf"):

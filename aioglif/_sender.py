@@ -312,7 +312,14 @@ class Sender:
         cached = self._header_cache.get((url, has_body))
         if cached is not None:
             return cached
-        headers = {"Content-Type": "application/json"} if has_body else {}
+        s = self._settings
+        headers = {"User-Agent": s.user_agent}
+        for name, value in s.default_headers.items():
+            if name.lower() == "user-agent":
+                del headers["User-Agent"]
+            headers[name] = value
+        if has_body:
+            headers["Content-Type"] = "application/json"
         secret = self._secret
         # The token goes only to the configured hosts, also after a redirect.
         if secret is not None and origin(url) in self._settings.token_origins:

@@ -104,7 +104,8 @@ class GlifClient:
     than the network (``aioglif.testing.MemoryWire(server)`` serves a fake server in memory).
     ``first_page`` is the number of the API's first page when known (0 or 1; None: each listing
     path asks for page 0 once to find out). ``anonymous=True`` sends no token at all, not even
-    ``GLIF_API_TOKEN``'s.
+    ``GLIF_API_TOKEN``'s. ``default_headers`` go with every request (a ``User-Agent`` among them
+    replaces ``aioglif/<version>``; an ``Authorization`` is refused: pass ``token``).
     """
 
     def __init__(
@@ -123,6 +124,7 @@ class GlifClient:
         first_page: int | None = None,
         wire: Wire | None = None,
         anonymous: bool = False,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         adaptive = None
         if rate == "auto":
@@ -139,6 +141,7 @@ class GlifClient:
             rate=rate,
             max_in_flight=max_in_flight,
             max_body=max_body,
+            default_headers=default_headers or {},
         )
         if anonymous:
             # No token at all, not even $GLIF_API_TOKEN: what the API shows to anyone.
