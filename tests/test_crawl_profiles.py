@@ -110,3 +110,38 @@ async def test_a_server_ignoring_page_fails_the_crawl_with_its_reason(tmp_path: 
     assert done.returncode == 1, text
     assert "ignores 'page'" in text
     assert len(ids(out, "glifs")) > 0  # what was read is kept
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("order", ["newest", "likes"])
+async def test_a_glifs_only_crawl_misses_no_survivor(seed: int, order: str, tmp_path: Path) -> None:
+    # Without runs there are no run counts to compare: the glifs are listed again until a
+    # listing sees the same glifs as the one before it.
+    data = FakeData.generate(seed=seed, users=8, glifs=300, runs=300, spheres=1)
+    before = {x["id"] for x in data.public_glifs}
+    churn = replace(
+        Behaviour().every_list(order=order, page_cap=20),  # type: ignore[arg-type]
+        delete_glif_every=3,
+        seed=seed,
+    )
+    out = tmp_path / "out.sqlite"
+    server = FakeGlifServer(data, behaviour=churn)
+    async with server, make_client(server) as client, Crawl(client, Scope(all=True), out) as c:
+        await c.run()
+    assert data.deleted_glifs & before, "the test should delete listed glifs while crawling"
+    assert c.status == "complete", c.stats.failures
+    assert before - data.deleted_glifs <= ids(out, "glifs")
+
+
+async def test_a_glifs_only_crawl_without_churn_lists_the_glifs_twice(tmp_path: Path) -> None:
+    data = _data()
+    async with FakeGlifServer(data) as server:
+        async with make_client(server) as client, Crawl(client, Scope(all=True), tmp_path / "o.sqlite") as c:
+            await c.run()
+        pages = [r.query.get("page") for r in server.requests if r.path.endswith("/glifs")]
+    assert c.status == "complete"
+    assert ids(tmp_path / "o.sqlite", "glifs") == {x["id"] for x in data.public_glifs}
+    # Nothing moved: one listing more, the same pages again, and no runs asked for.
+    listing = [p for p in pages if p != "0"]  # "0": the client's probe of the page numbering
+    assert len(listing) % 2 == 0 and listing[: len(listing) // 2] == listing[len(listing) // 2 :], pages
+    assert not [r for r in server.requests if r.path.endswith("/runs")]

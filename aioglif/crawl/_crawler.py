@@ -148,6 +148,10 @@ class Crawl:
         # Each glif's run count when its runs were listed: a count that moved since means
         # its runs moved across pages while they were listed.
         self._counts_seen: dict[str, int] = {}
+        # The glifs each listing of glifs yielded (by listing key): a reconciliation round
+        # compares one listing of a root with the one before it.
+        self._seen: dict[str, set[str]] = {}
+        self._quarantined: set[tuple[str, bytes]] = set()
         self._stopping = False
         self._rounds: anyio.CancelScope | None = None
         self._crawl_id = 0
@@ -223,7 +227,7 @@ class Crawl:
                     log.info("retrying failed listings (round %d)", round_ + 2)
                     continue
                 break
-            if self.scope.runs and not self._stopping:
+            if not self._stopping:
                 await self._reconcile()
         self._rounds = None
         counts = await self._in_db(store.listing_counts, self._crawl_id)
@@ -243,36 +247,46 @@ class Crawl:
 
     async def _reconcile(self) -> None:
         """Deletions while the crawl ran shift items between pages, so a listing may have
-        stepped over some. List the glifs again; any glif with fewer runs stored than its
-        fresh count has its runs listed again, whole; repeat while that finds anything, a few
-        rounds at most. Cheap when nothing moved: one listing of the glifs."""
+        stepped over some glifs, and runs listings some runs. List the glifs again (and the
+        runs, whole, of any glif with fewer runs stored than its fresh count); go on while a
+        round's glifs differ from the round's before (something new, or something gone: a
+        deletion that may have moved others past a page boundary) or it found runs that had
+        been stepped over; a few rounds at most. When nothing moved: one more listing of the
+        glifs, which doubles a glifs-only crawl's requests: the price of its exactness, since
+        a page that lost an item to a deletion looks like any other."""
         store = self.store
         failed = {x.key for x in await self._in_db(store.listings, self._crawl_id, ("failed",))}
         # A root that failed is reported as failed: listing it again here would fail again.
-        roots = [x for x in self.scope.roots() if x.kind == "glifs" and x.key not in failed]
+        roots = [x for x in self.scope.roots() if x.kind in ("glifs", "sphere") and x.key not in failed]
+        if not roots:
+            return
+        # The main pass's glifs per root (incomplete after a resume: then a round more runs).
+        before = {x.key: self._seen.pop(x.key, set()) for x in roots}
         for round_ in range(1, _RECONCILE_ROUNDS + 1):
             self._reconciling = round_
-            before = self.stats.records
-            new = sum(self.stats.new.values())
+            records = self.stats.records
+            new = self.stats.new["runs"]
             relisted = self.stats.relisted
-            await self._in_db(
-                store.add_listings,
-                self._crawl_id,
-                [Listing(f"reconcile:{round_}:{x.key}", "glifs", x.target) for x in roots],
-            )
+            again = [Listing(f"reconcile:{round_}:{x.key}", x.kind, x.target) for x in roots]
+            await self._in_db(store.add_listings, self._crawl_id, again)
             await self._round()
             if self._stopping:
                 break
             if await self._in_db(store.retry_failed, self._crawl_id):
                 await self._round()
+            now = {x.key: self._seen.pop(a.key, set()) for x, a in zip(roots, again, strict=True)}
+            moved = now != before
+            before = now
             log.info(
-                "reconciliation round %d: %d runs listings again, %d records",
+                "reconciliation round %d: glifs %s, %d runs listings again, %d records",
                 round_,
+                "moved" if moved else "unchanged",
                 self.stats.relisted - relisted,
-                self.stats.records - before,
+                self.stats.records - records,
             )
-            if self.stats.relisted == relisted or sum(self.stats.new.values()) == new:
-                break  # nothing was short, or listing the short ones again found nothing
+            runs_found = self.stats.relisted != relisted and self.stats.new["runs"] != new
+            if not moved and not runs_found:
+                break  # the glifs stood still for a whole listing, and no runs were stepped over
         self._reconciling = 0
 
     async def _round(self) -> None:
@@ -440,6 +454,8 @@ class Crawl:
             follow = await self._runs_to_follow([g for g, _ in glifs])
         if bots:
             follow += await self._glifs_of_bots([b for b, _ in bots])
+        if listing.kind in ("glifs", "sphere"):
+            self._seen.setdefault(listing.key, set()).update(g.id for g, _ in glifs)
         harvest = Harvest(glifs, runs, [], bad, bots)
         new = await self._write(listing, number, harvest, done=done, follow=follow)
         if send is not None:
@@ -517,7 +533,11 @@ class Crawl:
         )
         s = self.stats
         s.records += len(harvest.glifs) + len(harvest.runs) + len(harvest.spheres) + len(harvest.bots)
-        s.quarantined += len(harvest.quarantine)
+        # A listing read again (the reconciliation) meets the same bad records: counted once,
+        # as the table keeps them.
+        fresh = {(k, raw) for k, raw, _ in harvest.quarantine} - self._quarantined
+        self._quarantined |= fresh
+        s.quarantined += len(fresh)
         s.pages += 1
         s.useful_pages += new > 0
         kinds = (("runs", harvest.runs), ("spheres", harvest.spheres), ("bots", harvest.bots))
