@@ -17,7 +17,7 @@ from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from . import _errors as e
-from ._config import Settings, origin
+from ._config import Settings, Timeouts, origin
 from ._protocol import (
     REDIRECT_STATUSES,
     decode,
@@ -27,7 +27,7 @@ from ._protocol import (
     status_error,
 )
 from ._rate import AdaptiveRate
-from ._retry import Safety
+from ._retry import RetryPolicy, Safety
 from ._wire import Request, Response, Wire
 from .models import ENCODER
 
@@ -146,21 +146,25 @@ class Sender:
         run_timeouts: bool = False,
         stats: Stats | None = None,
         on_headers: HeaderHook | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
     ) -> T:
         """Send, retrying what ``safety`` allows within the retry policy, and decode the body.
 
         ``run_timeouts`` takes the Simple API's longer timeouts instead of the read ones.
         ``stats`` is counted into besides the client's own (a listing's counters);
-        ``on_headers`` sees the headers of the answer that is returned.
+        ``on_headers`` sees the headers of the answer that is returned. ``timeouts`` and
+        ``retry`` replace the client's for this request (a ``with_options`` view's); the 429
+        pause stays the client's.
         """
-        policy = self._settings.retry
+        policy = retry or self._settings.retry
         sinks = (self.stats,) if stats is None else (self.stats, stats)
         start = anyio.current_time()
         deadline = start + policy.max_elapsed
         for attempt in range(1, policy.attempts + 1):
             try:
                 return await self._attempt(
-                    method, url, params, json, decoder, run_timeouts, deadline, sinks, on_headers
+                    method, url, params, json, decoder, run_timeouts, deadline, sinks, on_headers, timeouts
                 )
             except e.GlifError as err:
                 _bump(sinks, "errors")
@@ -195,6 +199,7 @@ class Sender:
         deadline: float,
         sinks: tuple[Stats, ...],
         on_headers: HeaderHook | None,
+        timeouts: Timeouts | None,
     ) -> T:
         if self._slots is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
@@ -216,7 +221,7 @@ class Sender:
                 else:
                     sent = waited
                 try:
-                    resp = await self._send(method, url, params, payload, run_timeouts, sinks)
+                    resp = await self._send(method, url, params, payload, run_timeouts, sinks, timeouts)
                 finally:
                     now = anyio.current_time()
                     for sink in sinks:
@@ -336,8 +341,11 @@ class Sender:
         payload: Any,
         run_timeouts: bool,
         sinks: tuple[Stats, ...],
+        timeouts: Timeouts | None = None,
     ) -> Response:
-        t = self._settings.timeouts
+        t = timeouts or self._settings.timeouts
+        # The session's read timeout is the client's: a view's own goes with each request.
+        read = t.run_read if run_timeouts else (t.read if timeouts is not None else None)
         target = url
         for _hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
@@ -347,7 +355,7 @@ class Sender:
                 params=params,
                 headers=self._headers(target, data is not None),
                 content=data,
-                read_timeout=t.run_read if run_timeouts else None,
+                read_timeout=read,
                 total_timeout=t.run_total if run_timeouts else t.total,
                 max_body=self._settings.max_body,
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import dataclasses
 import datetime as _dt
 import enum
@@ -45,6 +47,22 @@ class _State(enum.Enum):
     UNOPENED = 1
     OPEN = 2
     CLOSED = 3
+
+
+class _Life:
+    """Whether a client is open, shared by the client and its :meth:`GlifClient.with_options`
+    views: one session, one lifetime."""
+
+    def __init__(self) -> None:
+        self.state = _State.UNOPENED
+        self.stack = AsyncExitStack()
+        # Opened by ``async with``: listings fetch their pages in this task group.
+        self.tasks: anyio.abc.TaskGroup | None = None
+        # Opened on first use instead: no task group can outlive the call that opened the
+        # client (its cancel scope belongs to that task), so listings' page tasks are kept
+        # here, and cancelled and awaited by aclose().
+        self.loose: set[asyncio.Task[None]] = set()
+        self.opening: anyio.Event | None = None
 
 
 def _one_or_first(tp: type[Any]) -> Any:
@@ -93,7 +111,8 @@ def _sphere_shape(body: bytes) -> tuple[m.Sphere | None, list[m.Glif]]:
 
 
 class GlifClient:
-    """An asyncio client of the Glif API. Use it as ``async with GlifClient() as client``.
+    """An asyncio client of the Glif API. Use it as ``async with GlifClient() as client``, or
+    without: it opens on first use, and ``await client.aclose()`` closes it.
 
     The token comes from ``token`` or ``GLIF_API_TOKEN``; the URLs from the arguments or
     ``GLIF_API_URL`` / ``GLIF_SIMPLE_API_URL``. ``rate`` caps requests per second (None: no cap),
@@ -173,9 +192,9 @@ class GlifClient:
             told = self.settings.rate
             adaptive = AdaptiveRate(rate=told, cap=told)
         self._sender = Sender(self.settings, wire, adaptive)
-        self._state = _State.UNOPENED
-        self._stack = AsyncExitStack()
-        self._tasks: anyio.abc.TaskGroup | None = None
+        self._life = _Life()
+        # What a with_options() view sends instead of the client's own timeouts and retries.
+        self._overrides: dict[str, Any] = {}
         # What listings found out about how the server pages, per path: shared by every
         # listing of this client, so each is found out once.
         self._facts: dict[str, tuple[ListingFacts, anyio.Lock]] = {}
@@ -186,12 +205,15 @@ class GlifClient:
         return f"<GlifClient api_url={s.api_url!r} simple_api_url={s.simple_api_url!r} token={token}>"
 
     async def __aenter__(self) -> GlifClient:
-        if self._state is not _State.UNOPENED:
+        life = self._life
+        if life.state is _State.OPEN:
+            return self  # opened on first use already: ``async with`` still closes it
+        if life.state is not _State.UNOPENED or life.opening is not None:
             raise e.ClientClosedError("a GlifClient can be opened only once")
         await self._sender.open()
         # Listings fetch their pages in this task group: structured, and outliving no client.
-        self._tasks = await self._stack.enter_async_context(anyio.create_task_group())
-        self._state = _State.OPEN
+        life.tasks = await life.stack.enter_async_context(anyio.create_task_group())
+        life.state = _State.OPEN
         return self
 
     async def __aexit__(
@@ -203,15 +225,43 @@ class GlifClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._state is _State.OPEN:
-            self._state = _State.CLOSED
-            if self._tasks is not None:
-                self._tasks.cancel_scope.cancel()
+        """Close the client (and every :meth:`with_options` view of it): its session, and the
+        page fetches of its listings. A closed client raises :class:`ClientClosedError`."""
+        life = self._life
+        was, life.state = life.state, _State.CLOSED
+        if was is _State.OPEN:
+            if life.tasks is not None:
+                life.tasks.cancel_scope.cancel()
+            for task in life.loose:
+                task.cancel()
             try:
-                await self._stack.aclose()
+                await life.stack.aclose()
+                if life.loose:
+                    await asyncio.wait(life.loose)
             finally:
                 await self._sender.close()
-        self._state = _State.CLOSED
+
+    def with_options(
+        self, *, timeout: float | Timeouts | None = None, retry: RetryPolicy | None = None
+    ) -> GlifClient:
+        """This client with other timeouts or retries, as openai-python's ``with_options``.
+
+        A view, not a new client: it shares the session, the rate limiter, the 429 pause, the
+        stats and the lifetime (closing either closes both). ``timeout`` is seconds for any one
+        attempt (as the CLI's ``--timeout``: see :meth:`Timeouts.overall`) or a
+        :class:`Timeouts`; the connect timeout stays the session's. None keeps the client's.
+        """
+        changes: dict[str, Any] = {}
+        if timeout is not None:
+            changes["timeouts"] = timeout if isinstance(timeout, Timeouts) else Timeouts.overall(timeout)
+        if retry is not None:
+            if not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
+            changes["retry"] = retry
+        view = copy.copy(self)
+        view.settings = dataclasses.replace(self.settings, **changes)
+        view._overrides = {"timeouts": view.settings.timeouts, "retry": view.settings.retry}
+        return view
 
     @property
     def rate(self) -> float | None:
@@ -223,17 +273,29 @@ class GlifClient:
         """Counters over the client's life: requests, retries, 429s, errors, bytes."""
         return self._sender.stats
 
-    def _check_open(self) -> None:
-        if self._state is _State.UNOPENED:
-            raise e.ClientClosedError("the client is not open: use 'async with GlifClient(...) as client'")
-        if self._state is _State.CLOSED:
-            raise e.ClientClosedError("the client is closed")
+    async def _open(self) -> None:
+        """Open the client on its first use, as openai-python's clients do (once, however many
+        tasks use it at the same moment); ``aclose()`` closes it."""
+        life = self._life
+        while life.state is not _State.OPEN:
+            if life.state is _State.CLOSED:
+                raise e.ClientClosedError("the client is closed")
+            if life.opening is not None:
+                await life.opening.wait()
+                continue
+            opening = life.opening = anyio.Event()
+            try:
+                await self._sender.open()
+                life.state = _State.OPEN
+            finally:
+                life.opening = None
+                opening.set()
 
     async def _get(self, path: str, params: Mapping[str, str], decoder: Any) -> Any:
-        self._check_open()
+        await self._open()
         url = f"{self.settings.api_url}{path}"
         return await self._sender.request(
-            "GET", url, params=params, decoder=decoder, safety=Safety.IDEMPOTENT
+            "GET", url, params=params, decoder=decoder, safety=Safety.IDEMPOTENT, **self._overrides
         )
 
     async def get_raw(
@@ -241,7 +303,7 @@ class GlifClient:
     ) -> tuple[bytes, dict[str, str]]:
         """``GET {api_url}{path}`` as sent: the body and the headers, for what no method covers
         (``aioglif probe`` reads the API's habits with it). Non-2xx raises as everywhere."""
-        self._check_open()
+        await self._open()
         headers: dict[str, str] = {}
 
         def keep(h: Mapping[str, str]) -> None:
@@ -254,6 +316,7 @@ class GlifClient:
             decoder=bytes,
             safety=Safety.IDEMPOTENT,
             on_headers=keep,
+            **self._overrides,
         )
         return body, headers
 
@@ -262,9 +325,16 @@ class GlifClient:
         return f"{self.settings.api_url}{path}?{q}"
 
     def _spawn(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._check_open()
-        assert self._tasks is not None
-        self._tasks.start_soon(task)
+        life = self._life
+        if life.state is _State.CLOSED:
+            raise e.ClientClosedError("the client is closed")
+        if life.tasks is not None:
+            life.tasks.start_soon(task)
+            return
+        # Not opened by ``async with``: the task's fetch opens the client (see _Life.loose).
+        loose = asyncio.get_running_loop().create_task(task())
+        life.loose.add(loose)
+        loose.add_done_callback(life.loose.discard)
 
     @property
     def listing_facts(self) -> dict[str, ListingFacts]:
@@ -301,7 +371,7 @@ class GlifClient:
         facts, lock = self._facts[listing.path]
 
         async def fetch(page: int, limit: int, stats: Stats) -> Fetched[Any]:
-            self._check_open()
+            await self._open()
             served: list[str | None] = [None]
 
             def on_headers(headers: Mapping[str, str]) -> None:
@@ -315,6 +385,7 @@ class GlifClient:
                 safety=Safety.IDEMPOTENT,
                 stats=stats,
                 on_headers=on_headers,
+                **self._overrides,
             )
             return Fetched(items if type(items) is list else list(items), served[0])
 
@@ -383,7 +454,6 @@ class GlifClient:
         The graph is validated first (``validate=False`` skips it): a :class:`GraphError`
         (a ``ValueError``) lists every problem, and nothing is sent.
         """
-        self._check_open()
         check_id(name, "name")
         body: dict[str, Any] = {
             "name": name,
@@ -403,7 +473,10 @@ class GlifClient:
             now = _dt.datetime.now(_dt.timezone.utc)
             body["publishedAt"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         url = f"{self.settings.api_url}/glifs"
-        result = await self._sender.request("POST", url, json=body, decoder=_GLIF_ANY, safety=Safety.UNSENT)
+        await self._open()
+        result = await self._sender.request(
+            "POST", url, json=body, decoder=_GLIF_ANY, safety=Safety.UNSENT, **self._overrides
+        )
         if isinstance(result, list):
             return first_or_not_found(result, "glif", "in the create response", url=url)  # type: ignore[no-any-return]
         return result  # type: ignore[no-any-return]
@@ -469,8 +542,8 @@ class GlifClient:
         strict: bool,
     ) -> tuple[m.RunResult, bytes]:
         """:meth:`run_glif`, also returning the answer as sent (the dispatcher stores it whole)."""
-        self._check_open()
         body = run_body(id, inputs, visibility)
+        await self._open()
         url = self.settings.simple_api_url
         result, raw = await self._sender.request(
             "POST",
@@ -480,6 +553,7 @@ class GlifClient:
             decoder=_decode_run,
             safety=Safety.UNSTARTED,
             run_timeouts=True,
+            **self._overrides,
         )
         if result.error is None:
             return result, raw

@@ -1,15 +1,22 @@
-"""The client conventions of openai-python and httpx: default headers and a user agent."""
+"""The client conventions of openai-python and httpx: default headers and a user agent, use
+without ``async with``, ``with_options``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from aiohttp import web
 
 import aioglif as g
 from aioglif._wire import Request, Response
-from aioglif.testing import FakeGlifServer, MemoryWire
+from aioglif.testing import FakeGlifServer, Fault, MemoryWire
+
+from .conftest import make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -111,3 +118,103 @@ async def test_the_user_agent_goes_over_a_real_socket_also_through_ones_own_sess
     ):
         await client.get_raw("/me")
     assert seen == [f"aioglif/{g.__version__}"] * 2
+
+
+# --- use without ``async with`` --------------------------------------------------------------
+
+
+class Counting(MemoryWire):
+    def __init__(self, server: FakeGlifServer) -> None:
+        super().__init__(server)
+        self.opened = 0
+
+    async def open(self) -> None:
+        self.opened += 1
+        await anyio.lowlevel.checkpoint()  # a checkpoint: other tasks get in while it opens
+
+
+async def test_a_client_used_without_async_with_opens_on_first_use_and_aclose_closes_it(
+    server: FakeGlifServer,
+) -> None:
+    # Over a real socket: an aiohttp session left open would warn, and warnings fail the suite.
+    client = make_client(server)
+    me = await client.me()
+    glifs = [x async for x in client.glifs(page_size=20, max_items=70)]  # pages fetched together
+    assert me.user.id and len(glifs) == 70
+    await client.aclose()
+    assert not client._life.loose
+    with pytest.raises(g.ClientClosedError, match="closed"):
+        await client.me()
+    with pytest.raises(g.ClientClosedError, match="closed"):
+        [x async for x in client.glifs()]
+    with pytest.raises(g.ClientClosedError, match="once"):
+        await client.__aenter__()
+
+
+async def test_tasks_using_a_new_client_at_once_open_it_once(server: FakeGlifServer) -> None:
+    wire = Counting(server)
+    client = memory_client(server, wire)
+    async with anyio.create_task_group() as tg:
+        for _ in range(10):
+            tg.start_soon(client.me)
+    await client.aclose()
+    assert wire.opened == 1
+
+
+async def test_a_listing_left_half_read_is_cleaned_up_by_aclose(server: FakeGlifServer) -> None:
+    client = make_client(server)
+    async for _ in client.glifs(page_size=10, concurrency=4):
+        break
+    await client.aclose()
+    assert not client._life.loose
+
+
+async def test_async_with_after_first_use_closes_the_client(server: FakeGlifServer) -> None:
+    client = make_client(server)
+    await client.me()
+    async with client as same:
+        assert same is client
+        await client.me()
+    with pytest.raises(g.ClientClosedError):
+        await client.me()
+
+
+# --- with_options ----------------------------------------------------------------------------
+
+
+async def test_with_options_retries_its_own_way_and_shares_the_session_and_the_stats(
+    server: FakeGlifServer,
+) -> None:
+    async with make_client(server) as client:  # the suite's fast policy: 4 attempts
+        once = client.with_options(retry=g.RetryPolicy(attempts=1))
+        server.inject(Fault.answer(500), Fault.answer(500), path="/api/me")
+        with pytest.raises(g.APIStatusError) as caught:
+            await once.me()
+        assert caught.value.status_code == 500
+        assert client.stats.requests == once.stats.requests == 1  # one counter, one attempt
+        await client.me()  # the client still retries: the second 500, then an answer
+        assert client.stats.requests == 3
+        assert once._sender is client._sender and client.settings.retry.attempts == 4
+        assert once.settings.token is client.settings.token
+    with pytest.raises(g.ClientClosedError):
+        await once.me()  # one lifetime
+
+
+async def test_with_options_timeout_bounds_each_attempt(server: FakeGlifServer) -> None:
+    release = asyncio.Event()
+    server.inject(Fault.hold(release), path="/api/me")
+    try:
+        async with make_client(server) as client:
+            quick = client.with_options(timeout=0.2, retry=g.RetryPolicy(attempts=1))
+            with pytest.raises(g.TimeoutError):
+                await quick.me()
+            assert quick.settings.timeouts.total == 0.2
+            assert client.settings.timeouts == g.Timeouts()
+    finally:
+        release.set()
+
+
+@pytest.mark.parametrize("bad", [{"timeout": -1.0}, {"timeout": float("nan")}, {"retry": 3}])
+def test_with_options_refuses_bad_values(bad: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError), match=r"timeout|RetryPolicy"):
+        g.GlifClient("t").with_options(**bad)

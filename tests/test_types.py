@@ -101,8 +101,6 @@ def test_nsfw_placeholders_are_recognised_in_outputs() -> None:
 @pytest.mark.anyio
 async def test_a_client_used_outside_its_lifetime_raises_a_glif_error(server: FakeGlifServer) -> None:
     client = make_client(server)
-    with pytest.raises(g.ClientClosedError, match="not open"):
-        await client.get_glif("x")
     async with client:
         pass
     for call in (client.get_glif("x"), client.me(), client.run_glif("x")):
