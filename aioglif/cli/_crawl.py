@@ -213,10 +213,12 @@ async def _exports(crawl: Crawl, args: argparse.Namespace) -> dict[str, dict[str
     since = args.since_time
     if args.jsonl is not None:
         done["jsonl"] = await crawl._in_db(
-            lambda: export_jsonl(crawl.store, args.jsonl, compress=args.gzip, since=since)
+            lambda: export_jsonl(crawl.store, args.jsonl, compress=args.gzip, since=since, scope=crawl.scope)
         )
     if args.parquet is not None:
-        done["parquet"] = await crawl._in_db(lambda: export_parquet(crawl.store, args.parquet, since=since))
+        done["parquet"] = await crawl._in_db(
+            lambda: export_parquet(crawl.store, args.parquet, since=since, scope=crawl.scope)
+        )
     return done
 
 

@@ -478,7 +478,7 @@ class Crawl:
             # Only glifs with fewer runs stored than they have now: their listings stepped
             # over some (deletions moved them) or ran before they arrived. A glif without a
             # count was listed to its end already.
-            stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
+            stored = await self._in_db(_stored_runs, self.store, self._crawl_id, [g.id for g in wanted])
             short = [
                 g
                 for g in wanted
@@ -505,7 +505,7 @@ class Crawl:
             self._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in glifs)
         if self.incremental:
             # Only glifs whose count grew beyond the runs already stored.
-            stored = await self._in_db(_stored_runs, self.store, [g.id for g in wanted])
+            stored = await self._in_db(_stored_runs, self.store, self._crawl_id, [g.id for g in wanted])
             wanted = [
                 g
                 for g in wanted
@@ -520,7 +520,7 @@ class Crawl:
         self._bot_glifs.update(ids)
         if self.incremental:  # a known glif is asked again: its run count may have grown
             return [Listing(f"bot-glif:{g}", "glif", g) for g in ids]
-        known = await self._in_db(self.store.known, "glifs", ids)
+        known = await self._in_db(self.store.known, self._crawl_id, "glifs", ids)
         return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
 
     async def _write(
@@ -572,8 +572,8 @@ class Crawl:
         }
 
 
-def _stored_runs(store: Store, glif_ids: list[str]) -> dict[str, int]:
-    return {g: store.stored_runs(g) for g in glif_ids}
+def _stored_runs(store: Store, crawl: int, glif_ids: list[str]) -> dict[str, int]:
+    return {g: store.stored_runs(crawl, g) for g in glif_ids}
 
 
 def _not_found(glif_id: str) -> GlifError:

@@ -8,7 +8,10 @@ Parquet, with one schema (:data:`SCHEMA`) in every format.
   integers, flags booleans, ``harvested_at`` a timestamp; an empty table keeps its types.
 - Rows are streamed from the database (Parquet in row groups of :data:`ROW_GROUP` rows), so
   memory does not grow with the table.
-- ``since``: only the records harvested at or after that moment (what an incremental crawl added).
+- ``scope``: only the records a crawl of that :class:`~aioglif.crawl.Scope` wrote (the database
+  records, for each record, every scope whose crawl reached it); without one, every record.
+- ``since``: only the records harvested at or after that moment (what an incremental crawl added);
+  with a scope, the moment that scope last wrote the record.
 
 Written from the database at the end of a crawl, so they hold every record exactly once however
 often the crawl was interrupted; each file is written aside and renamed into place.
@@ -28,6 +31,7 @@ from typing import IO, Any, Literal
 import msgspec
 
 from .._store import write_aside
+from ._crawler import Scope
 from ._store import Store
 
 __all__ = ["ROW_GROUP", "SCHEMA", "TABLES", "export", "export_jsonl", "export_parquet", "parquet_available"]
@@ -120,13 +124,18 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _rows(store: Store, table: str, since: datetime | None) -> Iterator[list[Any]]:
-    """The table's rows as typed values in :data:`SCHEMA` order, oldest first."""
+def _rows(store: Store, table: str, since: datetime | None, scope: int | None) -> Iterator[list[Any]]:
+    """The table's rows (those of ``scope``, or all) as typed values in :data:`SCHEMA` order,
+    oldest first."""
     columns = SCHEMA[table]
     convert = [_CONVERT[kind] for _, kind in columns]
-    harvested = [name for name, _ in columns].index("harvested_at")
+    names = [name for name, _ in columns]
+    harvested = names.index("harvested_at")
     floor = None if since is None else _as_utc(since).timestamp()
-    _, cursor = store.table(table, [name for name, _ in columns])
+    if scope is None:
+        _, cursor = store.table(table, names)
+    else:
+        _, cursor = store.scoped_table(table, names, scope)
     for raw in cursor:
         if floor is not None and raw[harvested] < floor:
             continue
@@ -146,11 +155,29 @@ def _json_value(value: Any) -> Any:
 _ENC = msgspec.json.Encoder(decimal_format="number")
 
 
+def _scope_id(store: Store, scope: Scope | None) -> int | None:
+    if scope is None:
+        return None
+    if not isinstance(scope, Scope):
+        raise TypeError(f"scope must be an aioglif.crawl.Scope or None, got {type(scope).__name__}")
+    found = store.scope_id(scope.key())
+    if found is None:
+        raise ValueError(f"{store.path} holds no crawl of this scope: {scope.key()}")
+    return found
+
+
 def export_jsonl(
-    store: Store, directory: str | os.PathLike[str], *, compress: bool = False, since: datetime | None = None
+    store: Store,
+    directory: str | os.PathLike[str],
+    *,
+    compress: bool = False,
+    since: datetime | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """``glifs.jsonl``, ``runs.jsonl``, ... (``.jsonl.gz`` with ``compress``): one row a line,
-    the columns of :data:`SCHEMA`. Returns the number of rows written per table."""
+    the columns of :data:`SCHEMA`; only ``scope``'s records if given. Returns the number of
+    rows written per table."""
+    scope_id = _scope_id(store, scope)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
@@ -162,7 +189,7 @@ def export_jsonl(
         with write_aside(final) as partial:
             opener: Any = gzip.open if compress else open
             with opener(partial, "wb") as out:
-                for row in _rows(store, table, since):
+                for row in _rows(store, table, since, scope_id):
                     out.write(_ENC.encode({k: _json_value(v) for k, v in zip(names, row, strict=True)}))
                     out.write(b"\n")
                     n += 1
@@ -194,13 +221,19 @@ def _arrow_schema(table: str) -> Any:
 
 
 def export_parquet(
-    store: Store, directory: str | os.PathLike[str], *, since: datetime | None = None
+    store: Store,
+    directory: str | os.PathLike[str],
+    *,
+    since: datetime | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """One Parquet file a table, typed as :data:`SCHEMA` says, written in row groups of
-    :data:`ROW_GROUP` rows. Needs the ``parquet`` extra (pyarrow). Returns rows per table."""
+    :data:`ROW_GROUP` rows; only ``scope``'s records if given. Needs the ``parquet`` extra
+    (pyarrow). Returns rows per table."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    scope_id = _scope_id(store, scope)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
@@ -211,7 +244,7 @@ def export_parquet(
             write_aside(directory / f"{table}.parquet") as partial,
             pq.ParquetWriter(partial, schema) as writer,
         ):
-            for batch in _batches(_rows(store, table, since), ROW_GROUP):
+            for batch in _batches(_rows(store, table, since, scope_id), ROW_GROUP):
                 columns = list(zip(*batch, strict=True))
                 arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)]
                 writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
@@ -240,38 +273,46 @@ def export(
     *,
     format: Format = "parquet",
     since: datetime | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """Export a crawl's database (a path, or an open :class:`Store`) into ``directory``: one
-    file a table, in ``format``, with the columns of :data:`SCHEMA`; ``since``: only records
-    harvested at or after it. Returns the number of rows written per table.
+    file a table, in ``format``, with the columns of :data:`SCHEMA`. ``scope``: only the
+    records a crawl of that scope wrote (None: every record in the database, whichever crawl
+    wrote it); ``since``: only records harvested at or after it. Returns the number of rows
+    written per table.
 
     ::
 
-        from aioglif.crawl import export
+        from aioglif.crawl import Scope, export
         export("glif.sqlite", "parquet/")  # glifs.parquet, runs.parquet, users.parquet, ...
+        export("glif.sqlite", "alice/", scope=Scope(users=("alice",), runs=True))
     """
     if format not in ("parquet", "jsonl", "jsonl.gz"):
         raise ValueError(f"format must be 'parquet', 'jsonl' or 'jsonl.gz', got {format!r}")
     if format == "parquet" and not parquet_available():
         raise ValueError("Parquet needs pyarrow: pip install 'aioglif[parquet]'")
     if isinstance(database, Store):
-        return _export(database, directory, format, since)
+        return _export(database, directory, format, since, scope)
     path = Path(database)
     if not path.is_file():
         raise ValueError(f"no crawl database at {path}")
     store = Store(path)
     try:
-        return _export(store, directory, format, since)
+        return _export(store, directory, format, since, scope)
     finally:
         store.close()
 
 
 def _export(
-    store: Store, directory: str | os.PathLike[str], format: Format, since: datetime | None
+    store: Store,
+    directory: str | os.PathLike[str],
+    format: Format,
+    since: datetime | None,
+    scope: Scope | None,
 ) -> dict[str, int]:
     if format == "parquet":
-        return export_parquet(store, directory, since=since)
-    return export_jsonl(store, directory, compress=format == "jsonl.gz", since=since)
+        return export_parquet(store, directory, since=since, scope=scope)
+    return export_jsonl(store, directory, compress=format == "jsonl.gz", since=since, scope=scope)
 
 
 def parse_json_rows(path: Path) -> list[dict[str, Any]]:

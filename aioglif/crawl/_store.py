@@ -25,7 +25,8 @@ __all__ = ["Listing", "Store", "StoreError"]
 
 APP_ID = "aioglif-crawl"
 # 2: runs.nsfw_filtered (files of schema 1 are migrated when opened).
-SCHEMA_VERSION = 2
+# 3: scopes and members: which crawl scopes reached each record (exports are per scope).
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,7 +58,15 @@ CREATE INDEX IF NOT EXISTS listings_by_status ON listings (crawl, status);
 CREATE TABLE IF NOT EXISTS crawls (
     id INTEGER PRIMARY KEY, scope TEXT NOT NULL, incremental INTEGER NOT NULL, status TEXT NOT NULL,
     started_at REAL NOT NULL, finished_at REAL, stats TEXT);
+CREATE TABLE IF NOT EXISTS scopes (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+-- A record belongs to every scope whose crawl wrote it; "at" is when that scope last wrote it
+-- (an export's --since). Filled in the transaction that writes the page.
+CREATE TABLE IF NOT EXISTS members (
+    scope INTEGER NOT NULL, tbl TEXT NOT NULL, id TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (scope, tbl, id)) WITHOUT ROWID;
 """
+
+MEMBER_TABLES = ("glifs", "runs", "users", "spheres", "bots")
 
 _ENC = msgspec.json.Encoder()
 
@@ -96,6 +105,10 @@ class Store(SQLiteStore):
     SCHEMA_VERSION = SCHEMA_VERSION
     SCHEMA = _SCHEMA
 
+    def __init__(self, path: Any, *, lock: bool = True) -> None:
+        self._scopes: dict[int, int] = {}  # crawl id -> scope id
+        super().__init__(path, lock=lock)
+
     def _create(self, existing: bool) -> None:
         super()._create(existing)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
@@ -109,6 +122,55 @@ class Store(SQLiteStore):
                     "UPDATE runs SET nsfw_filtered = nsfw_placeholder(json_extract(json, '$.output'))"
                 )
                 self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+        version = int(self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0])
+        if version < 3:
+            self._migrate_members()
+
+    def _migrate_members(self) -> None:
+        """Schema 2 kept no membership. When every crawl in the file was of one scope, all its
+        records are that scope's; with several scopes nobody knows which reached what, so none
+        are attributed (an export by scope holds what crawls write from now on)."""
+        with self.transaction():
+            keys = [r[0] for r in self.db.execute("SELECT DISTINCT scope FROM crawls")]
+            if len(keys) == 1:
+                scope = self._scope_id_of_key(keys[0])
+                for table in MEMBER_TABLES:
+                    self.db.execute(
+                        f"INSERT OR IGNORE INTO members SELECT ?, ?, id, harvested_at FROM {table}",
+                        (scope, table),
+                    )
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+    # --- scopes ----------------------------------------------------------------------------
+
+    def _scope_id_of_key(self, key: str) -> int:
+        self.db.execute("INSERT OR IGNORE INTO scopes (key) VALUES (?)", (key,))
+        return int(self.db.execute("SELECT id FROM scopes WHERE key=?", (key,)).fetchone()[0])
+
+    def scope_id(self, key: str) -> int | None:
+        """The id of a scope (its :meth:`Scope.key`), or None if no crawl of it wrote here."""
+        row = self.db.execute("SELECT id FROM scopes WHERE key=?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _crawl_scope(self, crawl: int) -> int:
+        scope = self._scopes.get(crawl)
+        if scope is None:
+            row = self.db.execute("SELECT scope FROM crawls WHERE id=?", (crawl,)).fetchone()
+            scope = self._scopes[crawl] = self._scope_id_of_key(row[0] if row else "")
+        return scope
+
+    def scoped_table(
+        self, table: str, columns: Sequence[str], scope: int
+    ) -> tuple[list[str], Iterable[tuple[Any, ...]]]:
+        """Like :meth:`table`, only the rows that belong to ``scope``; ``harvested_at`` is when
+        that scope last wrote the row."""
+        wanted = ", ".join("m.at" if c == "harvested_at" else f"t.{c}" for c in columns)
+        cursor = self.db.execute(
+            f"SELECT {wanted} FROM {table} AS t JOIN members AS m"
+            " ON m.scope=? AND m.tbl=? AND m.id=t.id ORDER BY t.rowid",
+            (scope, table),
+        )
+        return list(columns), cursor
 
     # --- crawls ----------------------------------------------------------------------------
 
@@ -124,6 +186,7 @@ class Store(SQLiteStore):
                 "INSERT INTO crawls (scope, incremental, status, started_at) VALUES (?, ?, 'running', ?)",
                 (scope, int(incremental), time.time()),
             )
+            self._scope_id_of_key(scope)
         return int(cur.lastrowid or 0)
 
     def finish_crawl(self, crawl: int, status: str, stats: dict[str, Any]) -> None:
@@ -203,14 +266,15 @@ class Store(SQLiteStore):
     ) -> int:
         """Write a page's records, the listing's progress and the listings it leads to, at once.
 
-        Returns how many of the records were new to the database.
+        Returns how many of the records were new to the crawl's scope.
         """
         now = time.time()
         with self.transaction():
-            new = self._count_new("glifs", [g.id for g, _ in harvest.glifs])
-            new += self._count_new("runs", [r.id for r, _ in harvest.runs])
-            new += self._count_new("spheres", [s.id for s, _ in harvest.spheres])
-            new += self._count_new("bots", [b.id for b, _ in harvest.bots])
+            scope = self._crawl_scope(crawl)
+            new = self._count_new(scope, "glifs", [g.id for g, _ in harvest.glifs])
+            new += self._count_new(scope, "runs", [r.id for r, _ in harvest.runs])
+            new += self._count_new(scope, "spheres", [s.id for s, _ in harvest.spheres])
+            new += self._count_new(scope, "bots", [b.id for b, _ in harvest.bots])
             self._upsert_glifs(harvest.glifs, now)
             self._upsert_runs(harvest.runs, now)
             self._upsert_spheres(harvest.spheres, now)
@@ -219,6 +283,18 @@ class Store(SQLiteStore):
             users.update({u.id: u for r, _ in harvest.runs if (u := r.user) is not None})
             users.update({u.id: u for b, _ in harvest.bots if (u := b.user) is not None})
             self._upsert_users(users.values(), now)
+            members = [
+                ("glifs", [g.id for g, _ in harvest.glifs]),
+                ("runs", [r.id for r, _ in harvest.runs]),
+                ("spheres", [x.id for x, _ in harvest.spheres]),
+                ("bots", [b.id for b, _ in harvest.bots]),
+                ("users", list(users)),
+            ]
+            self.db.executemany(
+                "INSERT INTO members VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (scope, tbl, id) DO UPDATE SET at=excluded.at",
+                [(scope, table, id_, now) for table, ids in members for id_ in ids],
+            )
             self.db.executemany(
                 "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?)",
                 [
@@ -249,25 +325,41 @@ class Store(SQLiteStore):
                 "UPDATE listings SET status='done', updated_at=? WHERE key=?", (time.time(), listing)
             )
 
-    def _count_new(self, table: str, ids: list[str]) -> int:
+    def _count_new(self, scope: int, table: str, ids: list[str]) -> int:
         if not ids:
             return 0
-        marks = ",".join("?" * len(ids))
-        known = self.db.execute(f"SELECT count(*) FROM {table} WHERE id IN ({marks})", ids).fetchone()[0]
-        return len(set(ids)) - int(known)
+        unique = list(set(ids))
+        marks = ",".join("?" * len(unique))
+        known = self.db.execute(
+            f"SELECT count(*) FROM members WHERE scope=? AND tbl=? AND id IN ({marks})",
+            (scope, table, *unique),
+        ).fetchone()[0]
+        return len(unique) - int(known)
 
-    def known(self, table: str, ids: Sequence[str]) -> set[str]:
-        """Which of these ids the table holds."""
+    def known(self, crawl: int, table: str, ids: Sequence[str]) -> set[str]:
+        """Which of these ids the crawl's scope holds (records of other scopes do not count:
+        this scope's export would lack them)."""
+        scope = self._crawl_scope(crawl)
         found: set[str] = set()
         for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+            rows = self.db.execute(
+                f"SELECT id FROM members WHERE scope=? AND tbl=? AND id IN ({marks})", (scope, table, *chunk)
+            )
             found.update(r[0] for r in rows)
         return found
 
-    def stored_runs(self, glif_id: str) -> int:
-        return int(self.db.execute("SELECT count(*) FROM runs WHERE glif_id=?", (glif_id,)).fetchone()[0])
+    def stored_runs(self, crawl: int, glif_id: str) -> int:
+        """How many of the glif's runs the crawl's scope holds."""
+        scope = self._crawl_scope(crawl)
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM runs JOIN members ON members.scope=? AND members.tbl='runs'"
+                " AND members.id=runs.id WHERE runs.glif_id=?",
+                (scope, glif_id),
+            ).fetchone()[0]
+        )
 
     def _upsert_glifs(self, rows: list[tuple[m.Glif, bytes]], now: float) -> None:
         self.db.executemany(
