@@ -5,6 +5,9 @@ transaction together with the listing's progress and the listings it gives rise 
 crawl killed at any moment resumes exactly where its last commit left it: nothing written is
 lost, nothing is written twice (records are upserted by id).
 
+The same transaction links each record to the crawl's scope (``members``), so that an export
+of one scope holds what that scope reached, however many scopes share the file.
+
 This module is synchronous on purpose; the crawler runs it in one worker thread.
 """
 
