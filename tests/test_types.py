@@ -158,7 +158,9 @@ def test_a_crawl_file_of_schema_1_gains_the_column(tmp_path: Path) -> None:
     Store(path).close()
     with sqlite3.connect(path) as db:
         assert dict(db.execute("SELECT id, nsfw_filtered FROM runs")) == {"r1": 1, "r2": 0, "r3": 0}
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
+            str(Store.SCHEMA_VERSION),
+        )
         columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
     assert columns[-1] == "nsfw_filtered"
 
