@@ -9,13 +9,15 @@ Use it in your own tests::
 """
 
 from ._behaviour import EXACT_PROFILES, PROFILES, Behaviour, ListRules
-from ._data import FakeData, iso
+from ._data import DOCS_GLIF_ID, DOCS_USERNAME, FakeData, iso
 from ._gate import Gate
 from ._memory import MemoryWire
 from ._process import fake_server_process
 from ._server import FakeGlifServer, Fault, Faults, RecordedRequest
 
 __all__ = [
+    "DOCS_GLIF_ID",
+    "DOCS_USERNAME",
     "EXACT_PROFILES",
     "PROFILES",
     "Behaviour",

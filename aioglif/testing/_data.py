@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -24,6 +24,10 @@ __all__ = ["FakeData", "iso"]
 Record = dict[str, Any]
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# The ids the README and the docs use, held by every generated dataset (the oldest published
+# glif and the first user), so that what the docs show runs as written against the fake server.
+DOCS_GLIF_ID: Final = "clkbasluf0000mi08h541a3j4"
+DOCS_USERNAME: Final = "jamiedubs"
 _WORDS = [
     "neon",
     "cat",
@@ -176,12 +180,19 @@ class FakeData:
             data.users[u["id"]] = u
             data.credits[u["id"]] = Decimal(rng.choice((100, 500, 2000)))
         user_list = list(data.users.values())
+        if user_list:
+            _rename_user(user_list[0], DOCS_USERNAME)
         start = _EPOCH
         made = []
         for i in range(glifs):
             created = start + timedelta(minutes=30 * i + rng.randint(0, 29))
             made.append(data._make_glif(rng.choice(user_list), created, draft=rng.random() < drafts))
         made.reverse()  # newest first
+        published = [g for g in made if g.get("publishedAt")]
+        if published:
+            # Renamed, not added: the seed's counts, order and random stream stay as they were.
+            published[-1]["id"] = DOCS_GLIF_ID
+            published[-1]["data"] = {"nodes": _docs_graph()}
         data.glifs = made
         data._make_runs(runs, user_list, runs_per_glif)
         public = [g for g in made if g.get("publishedAt")]
@@ -462,6 +473,28 @@ class FakeData:
                 glif["completedSpellRunCount"] = max(0, glif.get("completedSpellRunCount", 0) - 1)
                 self._encoded.pop((glif["id"], True), None)
                 self._encoded.pop((glif["id"], False), None)
+
+
+def _docs_graph() -> list[Record]:
+    """The docs glif's graph: the inputs the README's examples send (``username``, ``topic``)."""
+    return [
+        {"name": "username", "type": "TextInputBlock", "params": {"label": "Username", "value": "jamiedubs"}},
+        {"name": "topic", "type": "TextInputBlock", "params": {"label": "Topic", "value": "otters"}},
+        {
+            "name": "poem",
+            "type": "GPTBlock",
+            "params": {"api": "chat", "model": "gpt-4o", "prompt": "A haiku for {username} about {topic}."},
+        },
+    ]
+
+
+def _rename_user(user: Record, username: str) -> None:
+    """Give a freshly made user (nothing refers to its name yet) the name the docs use."""
+    user["name"] = user["username"] = username
+    if "website" in user:
+        user["website"] = f"https://{username}.example"
+    if user.get("image"):
+        user["image"] = f"https://img.example/u/{username}.png"
 
 
 def _now_after(newest: str) -> datetime:
