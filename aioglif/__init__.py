@@ -22,6 +22,7 @@ from ._errors import (
     TooManyRedirects,
     TransportError,
 )
+from ._raw import RawResponse
 from ._retry import RetryPolicy
 from ._sender import Stats
 from ._version import __version__
@@ -91,5 +92,6 @@ __all__ = [
     "TooManyRedirects",
     "TransportError",
     "User",
+    "RawResponse",
     "__version__",
 ]

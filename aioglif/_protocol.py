@@ -134,7 +134,7 @@ def status_error(
         cls = e.NotFoundError
     elif status == 429:
         limited = e.RateLimitedError(message, retry_after=retry_after, **kwargs)
-        limited.headers = _redacted_headers(headers, secret)
+        limited.headers = redacted_headers(headers, secret)
         return limited
     elif status >= 500:
         # A 5xx that says the glif cannot be fetched is an answer, not a failure: not retried.
@@ -143,11 +143,11 @@ def status_error(
         cls = e.APIStatusError
     err = cls(message, **kwargs)
     err.retry_after = retry_after
-    err.headers = _redacted_headers(headers, secret)
+    err.headers = redacted_headers(headers, secret)
     return err
 
 
-def _redacted_headers(headers: Mapping[str, str] | None, secret: str | None) -> Mapping[str, str]:
+def redacted_headers(headers: Mapping[str, str] | None, secret: str | None) -> Mapping[str, str]:
     if not headers:
         return {}
     from multidict import CIMultiDict  # aiohttp's own dependency: case-insensitive lookups

@@ -23,10 +23,12 @@ from ._protocol import (
     decode,
     parse_retry_after,
     redact_body,
+    redacted_headers,
     should_retry,
     status_error,
 )
 from ._rate import AdaptiveRate
+from ._raw import CAPTURE, Answer
 from ._retry import RetryPolicy, Safety
 from ._wire import Request, Response, Wire
 from .models import ENCODER
@@ -260,6 +262,10 @@ class Sender:
             self._adapt(status, sent, probe is not None)
             if on_headers is not None:
                 on_headers(resp.headers)
+            capture = CAPTURE.get()
+            if capture is not None:  # inside GlifClient.raw()
+                headers = redacted_headers(resp.headers, self._secret)
+                capture.append(Answer(status, headers, resp.url, body))
             return result
         self._adapt(status, sent, probe is not None)
         if status == 429:

@@ -8,10 +8,10 @@ import dataclasses
 import datetime as _dt
 import enum
 import operator
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, ParamSpec, TypeVar
 
 import aiohttp
 import anyio
@@ -33,6 +33,7 @@ from ._protocol import (
     run_error_kind,
 )
 from ._rate import AdaptiveRate
+from ._raw import CAPTURE, Answer, RawResponse
 from ._retry import RetryPolicy, Safety
 from ._sender import Sender, Stats
 from ._wire import AiohttpWire, Wire
@@ -41,6 +42,7 @@ from .pagination import AsyncPaginator, Fetched
 __all__ = ["GlifClient"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _State(enum.Enum):
@@ -272,6 +274,28 @@ class GlifClient:
     def stats(self) -> Stats:
         """Counters over the client's life: requests, retries, 429s, errors, bytes."""
         return self._sender.stats
+
+    async def raw(
+        self, call: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> RawResponse[T]:
+        """``call(*args, **kwargs)`` (a method of this client) with the answer it read: status,
+        headers, URL and body, next to the result in ``parsed``. For example
+        ``r = await client.raw(client.get_glif, id)``: ``r.headers["Date"]``, ``r.parsed.name``.
+
+        When a call reads more than one answer (``get_sphere`` may look the sphere up in the
+        listing), the last one. Errors raise as without it, and carry ``.status_code`` and
+        ``.headers`` themselves.
+        """
+        seen: list[Answer] = []
+        reset = CAPTURE.set(seen)
+        try:
+            parsed = await call(*args, **kwargs)
+        finally:
+            CAPTURE.reset(reset)
+        if not seen:
+            raise ValueError(f"{getattr(call, '__name__', call)!r} read no answer from the API")
+        last = seen[-1]
+        return RawResponse(last.status_code, last.headers, last.url, last.content, parsed)
 
     async def _open(self) -> None:
         """Open the client on its first use, as openai-python's clients do (once, however many

@@ -218,3 +218,45 @@ async def test_with_options_timeout_bounds_each_attempt(server: FakeGlifServer) 
 def test_with_options_refuses_bad_values(bad: dict[str, Any]) -> None:
     with pytest.raises((ValueError, TypeError), match=r"timeout|RetryPolicy"):
         g.GlifClient("t").with_options(**bad)
+
+
+# --- the raw answer --------------------------------------------------------------------------
+
+
+async def test_raw_gives_the_status_the_headers_and_the_body_with_the_result(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    (glif_id,) = [x.id async for x in client.glifs(max_items=1)]
+    r = await client.raw(client.get_glif, glif_id)
+    parsed: g.Glif = r.parsed  # typed: mypy knows what the call returns
+    assert r.status_code == 200 and parsed.id == glif_id
+    assert "json" in r.headers["CONTENT-TYPE"]  # case-insensitive
+    assert f"id={glif_id}" in r.url and glif_id.encode() in r.content
+    ran = await client.raw(client.run_glif, glif_id, strict=False)
+    assert ran.parsed.id and ran.status_code == 200
+
+
+async def test_raw_answers_are_redacted_and_each_call_sees_its_own(
+    client: g.GlifClient, server: FakeGlifServer
+) -> None:
+    server.inject(Fault.header("X-Echo", f"Bearer {server.token}"), path="/api/me")
+    ids = [x.id async for x in client.glifs(max_items=5)]
+    async with anyio.create_task_group() as tg:
+        found: dict[str, g.RawResponse[g.Glif]] = {}
+
+        async def one(glif_id: str) -> None:
+            found[glif_id] = await client.raw(client.get_glif, glif_id)
+
+        for glif_id in ids:
+            tg.start_soon(one, glif_id)
+        me = await client.raw(client.me)
+    assert server.token not in me.headers["x-echo"]
+    assert all(r.parsed.id == k and f"id={k}" in r.url for k, r in found.items())
+
+
+async def test_raw_of_a_call_that_read_no_answer_says_so(client: g.GlifClient) -> None:
+    async def nothing() -> int:
+        return 1
+
+    with pytest.raises(ValueError, match="no answer"):
+        await client.raw(nothing)
