@@ -168,8 +168,10 @@ class Store(SQLiteStore):
         """Like :meth:`table`, only the rows that belong to ``scope``; ``harvested_at`` is when
         that scope last wrote the row."""
         wanted = ", ".join("m.at" if c == "harvested_at" else f"t.{c}" for c in columns)
+        # CROSS JOIN keeps the table the outer loop: rows come in rowid order as they are read,
+        # with a primary-key probe each, instead of being gathered and sorted (a temp B-tree).
         cursor = self.db.execute(
-            f"SELECT {wanted} FROM {table} AS t JOIN members AS m"
+            f"SELECT {wanted} FROM {table} AS t CROSS JOIN members AS m"
             " ON m.scope=? AND m.tbl=? AND m.id=t.id ORDER BY t.rowid",
             (scope, table),
         )
