@@ -252,6 +252,7 @@ class _Listing(Generic[T]):
         self.first_keys: frozenset[Hashable] = frozenset()  # what page ``first`` held
         self.cautious = False  # one page at a time: the server's paging is in doubt
         self.stale = 0  # full pages in a row that brought nothing new
+        self.prints: dict[int, int] = {}  # a fingerprint of each full page's items, by number
         self.resized = False  # the first page was short of a size not known to be served
         self.newest = True  # every page so far was newest-first by createdAt
         self.prev_first: datetime | None = None
@@ -586,7 +587,10 @@ class _Listing(Generic[T]):
         self.yielded_pages += 1
         before = self.p.stats.duplicates
         items = self._fresh(n, raw, keys)
-        self._check_paging(n, keys, len(raw) - (self.p.stats.duplicates - before))
+        if self._check_paging(n, keys, len(raw) - (self.p.stats.duplicates - before)):
+            self.end = n  # past the end, answered with the last page: as an empty page would be
+            for s in [s for s in self.slots.values() if s.number > n]:
+                self._drop(s)
         done = self._complete()
         if done and self.p.verify and self.remaining != 0 and self.newest:
             self.recovered = await self._verify()
@@ -600,12 +604,17 @@ class _Listing(Generic[T]):
             self._top_up()  # keep fetching while the consumer works on this page
         return Page(items, n, has_more=not done or bool(self.recovered))
 
-    def _check_paging(self, number: int, keys: list[Hashable], new: int) -> None:
+    def _check_paging(self, number: int, keys: list[Hashable], new: int) -> bool:
         """A server that ignores ``page`` answers every page with the first page's items. Seen as:
         the page after the first holds exactly its items; or a later full page holds half of
         them or more; or two full pages in a row bring nothing new. Insertions at the head
         while listing do neither unless a page's worth arrive between two reads. Either ends the
-        listing with :class:`PageIgnoredError`: it could never end otherwise."""
+        listing with :class:`PageIgnoredError`: it could never end otherwise.
+
+        Returns True for a server that clamps a page past the end to the last page: a page
+        past the second that holds exactly the items of a page next to it, all known already.
+        A distinct second page was seen then, so ``page`` is honoured: the list has ended
+        (its length a multiple of the page size), as an empty page would say."""
         facts = self.p.facts
         full = len(keys) >= self.size and bool(keys)
         if number == self.first:
@@ -615,22 +624,34 @@ class _Listing(Generic[T]):
                     f"the server ignores 'page' on {self._what()} (found earlier): only the first"
                     f" {len(keys)} items can be listed"
                 )
-            return
+            return False
         self.stale = self.stale + 1 if full and not new else 0
         self.cautious = self.stale > 0  # one page at a time until a page brings something new
         if not full:
-            return
+            return False
+        fingerprint = hash(frozenset(keys))
+        self.prints[number] = fingerprint
         if number == self.first + 1:
-            ignored = self.first_keys == frozenset(keys)
+            if self.first_keys == frozenset(keys):
+                why = f"page {number} repeats the items of page {self.first}"
+            else:
+                return False
+        elif not new and fingerprint in (self.prints.get(number - 1), self.prints.get(number + 1)):
+            self.stale = 0
+            self.cautious = False
+            return True
+        elif 2 * len(self.first_keys.intersection(keys)) >= len(keys):
+            why = f"page {number} repeats the items of page {self.first}"
+        elif self.stale >= 2:
+            why = f"pages {number - 1} and {number} bring nothing new"
         else:
-            ignored = self.stale >= 2 or 2 * len(self.first_keys.intersection(keys)) >= len(keys)
-        if ignored:
-            facts.ignores_page = True
-            facts.note("a later page repeats page 1: 'page' is ignored")
-            raise PageIgnoredError(
-                f"the server ignores 'page' on {self._what()}: page {number} repeats the items of"
-                f" page {self.first}, so the listing cannot go past its first {len(keys)} items"
-            )
+            return False
+        facts.ignores_page = True
+        facts.note("a later page repeats page 1: 'page' is ignored")
+        raise PageIgnoredError(
+            f"the server ignores 'page' on {self._what()}: {why}, so the listing cannot go on"
+            f" past the {self.p.stats.items} items read"
+        )
 
     def _what(self) -> str:
         return self.p.name or "this listing"

@@ -126,3 +126,39 @@ async def test_first_page_is_the_first_page_wherever_pages_start(profile: str) -
         page = await client.glifs(page_size=10).first_page()
         assert [x.id for x in page.items] == [x["id"] for x in data.public_glifs[:10]]
         assert page.has_more
+
+
+def _exactly(public: int) -> FakeData:
+    data = FakeData.generate(seed=11, users=4, glifs=public + 20, runs=50, spheres=1)
+    for extra in [x["id"] for x in data.public_glifs[public:]]:
+        data.delete_glif(extra)
+    assert len(data.public_glifs) == public
+    return data
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("order", ["newest", "likes"])
+async def test_a_clamping_server_ends_a_list_of_whole_pages(concurrency: int, order: str) -> None:
+    # Page 3 of 2 answers page 2 again: the end, not a server that ignores ``page``.
+    data = _exactly(40)
+    clamps = Behaviour().every_list(clamp_past_end=True, order=order)  # type: ignore[arg-type]
+    async with FakeGlifServer(data, behaviour=clamps) as server, make_client(server) as client:
+        listing = client.glifs(page_size=20, concurrency=concurrency)
+        glifs = [x.id for x in await listing.collect()]
+        assert sorted(glifs) == sorted(x["id"] for x in data.public_glifs)
+        assert not client.listing_facts["/glifs"].ignores_page
+    async with FakeGlifServer(data) as server, make_client(server) as client:
+        plain = client.glifs(page_size=20, concurrency=concurrency)
+        await plain.collect()
+    # No dearer than the same listing where a page past the end is empty (one request more at most).
+    assert listing.stats.requests <= plain.stats.requests + 1, (listing.stats, plain.stats)
+
+
+async def test_a_server_clamping_a_one_page_list_reads_as_ignoring_page() -> None:
+    # No distinct second page was ever seen: page 2 repeating page 1 cannot be told from a
+    # server that ignores ``page``; the error says so rather than guess.
+    data = _exactly(20)
+    clamps = Behaviour().every_list(clamp_past_end=True)
+    async with FakeGlifServer(data, behaviour=clamps) as server, make_client(server) as client:
+        with pytest.raises(g.PageIgnoredError, match="page 2 repeats the items of page 1"):
+            await client.glifs(page_size=20).collect()

@@ -55,6 +55,9 @@ def add_parsers(sub: Any) -> None:
         "--page-cap", type=int, metavar="N", help="serve at most N items a page whatever limit asks"
     )
     b.add_argument("--ignore-page", action="store_true", help="every page is the first")
+    b.add_argument(
+        "--clamp-past-end", action="store_true", help="a page past the end answers the last page again"
+    )
     b.add_argument("--first-page", type=int, choices=(0, 1), help="the number of the first page")
     b.add_argument("--run-count", choices=("exact", "missing", "stale"), help="completedSpellRunCount")
     for what in ("delete-glif", "delete-run", "insert-glif", "insert-run"):
@@ -156,6 +159,7 @@ def _behaviour(args: argparse.Namespace) -> Any:
             ("page_cap", args.page_cap),
             ("first_page", args.first_page),
             ("ignore_page", args.ignore_page or None),
+            ("clamp_past_end", args.clamp_past_end or None),
         )
         if v is not None
     }

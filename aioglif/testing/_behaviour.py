@@ -30,12 +30,15 @@ class ListRules:
     ``featuredAt`` first, or a per-query relevance order (stable for one query, unrelated to
     time). ``page_cap``: at most this many items a page whatever ``limit`` asks. ``ignore_page``:
     every page is the first. ``first_page``: the number of the first page (0 or 1).
+    ``clamp_past_end``: a page past the end answers the last page again (a backend that clamps
+    the page number to the last page) instead of an empty page.
     """
 
     order: Order = "newest"
     page_cap: int | None = None
     ignore_page: bool = False
     first_page: int = 1
+    clamp_past_end: bool = False
 
     def __post_init__(self) -> None:
         if self.order not in ("newest", "oldest", "likes", "featured", "relevance"):

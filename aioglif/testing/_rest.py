@@ -50,6 +50,8 @@ class RestHandlers:
                     self._arranged.clear()
                 arranged = self._arranged[key] = arrange(items, rules.order, salt)
             items = arranged
+        if rules.clamp_past_end and items:
+            index = min(index, (len(items) - 1) // size)
         return items[index * size : (index + 1) * size]
 
     def _glif_out(self, glif: Record, *, graph: bool) -> bytes:
