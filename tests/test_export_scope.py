@@ -187,3 +187,31 @@ def test_a_schema_2_file_of_one_scope_is_that_scopes_whole(crawled: Crawled, tmp
     finally:
         store.close()
     assert by_scope == whole
+
+
+def test_a_third_scope_over_records_already_stored_still_holds_them(crawled: Crawled, tmp_path: Path) -> None:
+    # One glif that scope A already harvested, with its runs: everything it reaches is known to
+    # the file, yet the glif scope's export must hold it all (and nothing of A or B beyond it).
+    db = tmp_path / "glif.sqlite"
+    with sqlite3.connect(crawled.path) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    d = crawled.data
+    user = d.user_by_name[crawled.user]
+    glif = max(d.glifs_by_user[user["id"]], key=lambda g: len(d.runs_by_glif.get(g["id"], [])))
+    scope = Scope(glifs=(glif["id"],), runs=True)
+
+    async def harvest() -> None:
+        async with (
+            FakeGlifServer(d) as server,
+            make_client(server) as client,
+            Crawl(client, scope, db) as crawl,
+        ):
+            assert await crawl.run() == "complete"
+
+    anyio.run(harvest)
+    want = expected(d, [glif], [])
+    assert want["runs"]
+    counts = export(db, tmp_path / "out", format="jsonl", scope=scope)
+    for table in ("glifs", "runs", "users"):
+        assert set(ids(tmp_path / "out", table)) == want[table], table
+        assert counts[table] == len(want[table])
