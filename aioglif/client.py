@@ -394,8 +394,11 @@ class GlifClient:
             self._facts[listing.path] = (ListingFacts(first_page=self.first_page), anyio.Lock())
         facts, lock = self._facts[listing.path]
 
-        async def fetch(page: int, limit: int, stats: Stats) -> Fetched[Any]:
+        async def fetch(page: int, limit: int, stats: Stats, *, once: bool = False) -> Fetched[Any]:
             await self._open()
+            options = dict(self._overrides)
+            if once:
+                options["retry"] = dataclasses.replace(self.settings.retry, attempts=1)
             served: list[str | None] = [None]
 
             def on_headers(headers: Mapping[str, str]) -> None:
@@ -409,9 +412,12 @@ class GlifClient:
                 safety=Safety.IDEMPOTENT,
                 stats=stats,
                 on_headers=on_headers,
-                **self._overrides,
+                **options,
             )
             return Fetched(items if type(items) is list else list(items), served[0])
+
+        async def probe(page: int, limit: int, stats: Stats) -> Fetched[Any]:
+            return await fetch(page, limit, stats, once=True)
 
         where = " ".join(f"{k}={v}" for k, v in params.items())
         return AsyncPaginator(
@@ -428,6 +434,7 @@ class GlifClient:
             facts=facts,
             facts_lock=lock,
             name=f"{listing.name}{' (' + where + ')' if where else ''}",
+            probe=probe,
         )
 
     # --- glifs -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from ._consistency import (
     newest_first,
     suspect_boundaries,
 )
-from ._errors import APIStatusError, PageIgnoredError
+from ._errors import APIStatusError, PageIgnoredError, RateLimitedError, TransportError
 from ._protocol import MAX_LIMIT, check_limit
 from ._sender import Stats
 
@@ -146,6 +146,7 @@ class AsyncPaginator(Generic[T]):
         facts: ListingFacts | None = None,
         facts_lock: anyio.Lock | None = None,
         name: str | None = None,
+        probe: Fetch[T] | None = None,
     ) -> None:
         check_limit(page_size)
         if max_items is not None and (isinstance(max_items, bool) or max_items < 1):
@@ -155,6 +156,9 @@ class AsyncPaginator(Generic[T]):
         if expected is not None and (isinstance(expected, bool) or expected < 0):
             raise ValueError(f"expected must be a non-negative int or None, got {expected!r}")
         self._fetch = fetch
+        # One attempt, for the page-0 question: a server that refuses page 0 is answered,
+        # not asked five times.
+        self._probe_fetch = probe
         self._spawn = spawn
         self._key = key
         self._created = created
@@ -325,11 +329,20 @@ class _Listing(Generic[T]):
         sink = Stats()
         sent = _now()
         try:
-            fetched = await self.p._fetch(number, self.size, sink)
+            if number == 0 and self.p._probe_fetch is not None:
+                try:
+                    fetched = await self.p._probe_fetch(number, self.size, sink)
+                except (RateLimitedError, TransportError):
+                    # No answer to the question: taken for "from 1", a server counting from 0
+                    # would lose its page 0 unseen. Asked again as a read (the 429 pause and
+                    # the retries apply); what that answers decides.
+                    fetched = await self.p._fetch(number, self.size, sink)
+            else:
+                fetched = await self.p._fetch(number, self.size, sink)
         except APIStatusError:
             if number != 0:
                 raise
-            return None
+            return None  # any other refusal of page 0: pages count from 1
         finally:
             _merge(self.p.stats, sink)
             if number == 0:

@@ -162,3 +162,26 @@ async def test_a_server_clamping_a_one_page_list_reads_as_ignoring_page() -> Non
     async with FakeGlifServer(data, behaviour=clamps) as server, make_client(server) as client:
         with pytest.raises(g.PageIgnoredError, match="page 2 repeats the items of page 1"):
             await client.glifs(page_size=20).collect()
+
+
+@pytest.mark.parametrize("status", [500, 404])
+async def test_a_refused_page_zero_is_asked_once(status: int) -> None:
+    from aioglif.testing import Fault
+
+    async with FakeGlifServer(_data()) as server, make_client(server) as client:
+        server.inject(*[Fault.answer(status)] * 5, path="/api/glifs", query={"page": "0"})
+        glifs = await client.glifs(page_size=100).collect()
+        zero = [r for r in server.requests if r.query.get("page") == "0"]
+    assert len(zero) == 1 and client.listing_facts["/glifs"].first_page == 1
+    assert sorted(x.id for x in glifs) == sorted(x["id"] for x in server.data.public_glifs)
+
+
+async def test_a_rate_limited_page_zero_is_asked_again_not_taken_for_no() -> None:
+    from aioglif.testing import Fault
+
+    behaviour = Behaviour().every_list(first_page=0)
+    async with FakeGlifServer(_data(), behaviour=behaviour) as server, make_client(server) as client:
+        server.inject(Fault.answer(429), path="/api/glifs", query={"page": "0"})
+        glifs = await client.glifs(page_size=10).collect()
+    assert client.listing_facts["/glifs"].first_page == 0
+    assert sorted(x.id for x in glifs) == sorted(x["id"] for x in server.data.public_glifs)

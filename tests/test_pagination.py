@@ -188,7 +188,9 @@ async def test_errors_are_raised_after_the_retries(client: g.GlifClient, server:
 async def test_statistics_count_requests_retries_429s_and_bytes(
     client: g.GlifClient, server: FakeGlifServer
 ) -> None:
-    server.inject(Fault.answer(429, retry_after=0), Fault.answer(502), path="/api/glifs")
+    # On page 1, a read: the page-0 question is asked once, not retried.
+    faults = (Fault.answer(429, retry_after=0), Fault.answer(502))
+    server.inject(*faults, path="/api/glifs", query={"page": "1"})
     listing = client.glifs(page_size=50, concurrency=1)
     await listing.collect()
     s = listing.stats
