@@ -145,3 +145,36 @@ async def test_a_glifs_only_crawl_without_churn_lists_the_glifs_twice(tmp_path: 
     listing = [p for p in pages if p != "0"]  # "0": the client's probe of the page numbering
     assert len(listing) % 2 == 0 and listing[: len(listing) // 2] == listing[len(listing) // 2 :], pages
     assert not [r for r in server.requests if r.path.endswith("/runs")]
+
+
+class _LikesMove(FakeGlifServer):
+    """A list by likes whose likes change while it is read: glifs jump between pages."""
+
+    def _churn(self) -> None:
+        super()._churn()
+        for glif in self._moving.sample(self.data.public_glifs, k=3):
+            glif["_count"]["likes"] += self._moving.randint(50, 500)
+        self.data.version += 1
+        self.moves += 1
+
+    moves = 0
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+async def test_a_crawl_by_likes_misses_no_glif_whose_likes_move(seed: int, tmp_path: Path) -> None:
+    # A plain listing can miss glifs that jump pages (README); the crawl lists again until two
+    # listings agree.
+    import random
+
+    data = FakeData.generate(seed=seed, users=8, glifs=600, runs=200, spheres=0)
+    before = {x["id"] for x in data.public_glifs}
+    # An insertion never due: churn on, so the server's churn hook runs before every listing request.
+    moving = replace(Behaviour().every_list(order="likes", page_cap=20), insert_run_every=10**9)
+    server = _LikesMove(data, behaviour=moving)
+    server._moving = random.Random(seed)  # type: ignore[attr-defined]
+    out = tmp_path / "out.sqlite"
+    async with server, make_client(server) as client, Crawl(client, Scope(all=True), out) as c:
+        await c.run()
+    assert server.moves >= 20, "likes should move while the glifs are listed"
+    assert c.status == "complete"
+    assert before <= ids(out, "glifs")
