@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 
 import anyio
 import pytest
@@ -48,6 +49,16 @@ def make_client(server: FakeGlifServer, **kwargs: object) -> GlifClient:
     options.update(kwargs)
     token = options.pop("token", server.token)
     return GlifClient(token, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def runs_server() -> AsyncIterator[FakeGlifServer]:
+    """Credits for every run a dispatch test can make; runs take a moment, so they overlap."""
+    data = FakeData.generate(seed=11, users=4, glifs=40, runs=20, spheres=0)
+    data.credits = dict.fromkeys(data.credits, Decimal(10_000))
+    async with FakeGlifServer(data) as server:
+        server.faults.run_latency = 0.01
+        yield server
 
 
 @pytest.fixture

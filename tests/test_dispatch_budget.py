@@ -12,21 +12,12 @@ import anyio
 import pytest
 
 from aioglif.dispatch import Dispatch, Job, PriceError, dispatch
-from aioglif.testing import FakeData, FakeGlifServer
+from aioglif.testing import FakeGlifServer
 
 from .conftest import make_client
 from .test_dispatch import a_glif
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def runs_server() -> FakeGlifServer:
-    data = FakeData.generate(seed=11, users=4, glifs=40, runs=20, spheres=0)
-    data.credits = dict.fromkeys(data.credits, Decimal(10_000))
-    async with FakeGlifServer(data) as server:
-        server.faults.run_latency = 0.01
-        yield server  # type: ignore[misc]
 
 
 async def budgeted(

@@ -9,21 +9,12 @@ import pytest
 
 import aioglif as g
 from aioglif.dispatch import Job, PriceError, dispatch
-from aioglif.testing import FakeData, FakeGlifServer, Fault
+from aioglif.testing import FakeGlifServer, Fault
 
 from .conftest import make_client
 from .test_dispatch import a_glif, collect
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def runs_server() -> FakeGlifServer:
-    data = FakeData.generate(seed=11, users=4, glifs=40, runs=20, spheres=0)
-    data.credits = dict.fromkeys(data.credits, Decimal(10_000))
-    async with FakeGlifServer(data) as server:
-        server.faults.run_latency = 0.01
-        yield server  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
