@@ -360,7 +360,9 @@ class Store(SQLiteStore):
         scope = self._crawl_scope(crawl)
         return int(
             self.db.execute(
-                "SELECT count(*) FROM runs JOIN members ON members.scope=? AND members.tbl='runs'"
+                # CROSS JOIN keeps runs outer (found by glif through its index): a plain JOIN let
+                # SQLite scan every run of the scope per call, which made crawls 3x slower.
+                "SELECT count(*) FROM runs CROSS JOIN members ON members.scope=? AND members.tbl='runs'"
                 " AND members.id=runs.id WHERE runs.glif_id=?",
                 (scope, glif_id),
             ).fetchone()[0]
