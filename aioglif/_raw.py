@@ -7,6 +7,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from ._wire import Response
+
 __all__ = ["RawResponse"]
 
 T = TypeVar("T")
@@ -27,14 +29,6 @@ class RawResponse(Generic[T]):
     parsed: T
 
 
-@dataclass(frozen=True)
-class Answer:
-    status_code: int
-    headers: Mapping[str, str]
-    url: str
-    content: bytes
-
-
 # Set by GlifClient.raw for the length of one call: the sender appends each answer it decodes.
 # A context variable, so that concurrent calls on one client each see only their own answers.
-CAPTURE: ContextVar[list[Answer] | None] = ContextVar("aioglif_raw_capture", default=None)
+CAPTURE: ContextVar[list[Response] | None] = ContextVar("aioglif_raw_capture", default=None)

@@ -28,7 +28,7 @@ from ._protocol import (
     status_error,
 )
 from ._rate import AdaptiveRate
-from ._raw import CAPTURE, Answer
+from ._raw import CAPTURE
 from ._retry import RetryPolicy, Safety
 from ._wire import Request, Response, Wire
 from .models import ENCODER
@@ -265,7 +265,7 @@ class Sender:
             capture = CAPTURE.get()
             if capture is not None:  # inside GlifClient.raw()
                 headers = redacted_headers(resp.headers, self._secret)
-                capture.append(Answer(status, headers, resp.url, body))
+                capture.append(Response(status, headers, body, resp.url))
             return result
         self._adapt(status, sent, probe is not None)
         if status == 429:

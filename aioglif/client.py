@@ -33,10 +33,10 @@ from ._protocol import (
     run_error_kind,
 )
 from ._rate import AdaptiveRate
-from ._raw import CAPTURE, Answer, RawResponse
+from ._raw import CAPTURE, RawResponse
 from ._retry import RetryPolicy, Safety
 from ._sender import Sender, Stats
-from ._wire import AiohttpWire, Wire
+from ._wire import AiohttpWire, Response, Wire
 from .pagination import AsyncPaginator, Fetched
 
 __all__ = ["GlifClient"]
@@ -286,7 +286,7 @@ class GlifClient:
         listing), the last one. Errors raise as without it, and carry ``.status_code`` and
         ``.headers`` themselves.
         """
-        seen: list[Answer] = []
+        seen: list[Response] = []
         reset = CAPTURE.set(seen)
         try:
             parsed = await call(*args, **kwargs)
@@ -295,7 +295,7 @@ class GlifClient:
         if not seen:
             raise ValueError(f"{getattr(call, '__name__', call)!r} read no answer from the API")
         last = seen[-1]
-        return RawResponse(last.status_code, last.headers, last.url, last.content, parsed)
+        return RawResponse(last.status, last.headers, last.url, last.body, parsed)
 
     async def _open(self) -> None:
         """Open the client on its first use, as openai-python's clients do (once, however many
