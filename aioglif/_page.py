@@ -1,0 +1,65 @@
+"""The values a listing hands out and counts: pages, fetched bodies, counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+from ._sender import Stats
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing.
+
+    ``has_more`` is False on the last page. ``recovered`` pages come after the last regular
+    page: items that insertions during the listing pushed across a page boundary.
+    """
+
+    items: list[T]
+    number: int
+    has_more: bool
+    recovered: bool = False
+
+
+@dataclass
+class ListingStats(Stats):
+    """A listing's counters: the client's (requests, retries, 429s, bytes) and its own."""
+
+    pages: int = 0
+    items: int = 0
+    duplicates: int = 0  # items dropped because this listing had yielded them already
+    wasted: int = 0  # requests for pages that turned out to lie past the end
+    verify_requests: int = 0  # head reads and boundary re-reads after insertions
+    recovered: int = 0  # items found only by re-reading a boundary
+    probe_requests: int = 0  # requests that found out how the server pages (page 0, a page size)
+    exact_ids: bool = False  # the list was not newest-first: every id was remembered
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """A fetched page: its items and the server's ``Date`` header, if sent."""
+
+    items: list[T]
+    date: str | None = None
+
+
+Fetch = Callable[[int, int, Stats], Awaitable[Fetched[T]]]
+Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
+
+
+_COUNTERS = tuple(f.name for f in fields(Stats))
+# When a page was asked for and answered, compared only with other pages' times: the plain
+# monotonic clock (what the asyncio loop's time is) without a lookup of the async backend.
+now = time.monotonic
+
+
+def merge(into: Stats, part: Stats) -> None:
+    if not part.requests and not part.errors:
+        return  # nothing was sent: every counter is still 0
+    for name in _COUNTERS:
+        setattr(into, name, getattr(into, name) + getattr(part, name))
