@@ -140,17 +140,17 @@ async def _crawl_rows(glifs: int, runs: int, tmp: Path) -> list[str]:
 async def _overhead(glifs: int, runs: int, tmp: Path) -> list[str]:
     """The default profile: the checks (page 0 once, a page past a short first page, the
     reconciliation's listing of the glifs) against the same crawl with them turned off."""
-    from aioglif.crawl import _crawler
+    from aioglif.crawl import _reconcile
 
     data = FakeData.generate(seed=4, users=50, glifs=glifs, runs=runs, spheres=0)
     _, with_checks = await _crawl(data, Behaviour(), tmp / "a.sqlite")
-    rounds = _crawler._RECONCILE_ROUNDS
-    _crawler._RECONCILE_ROUNDS = 0
+    rounds = _reconcile._RECONCILE_ROUNDS
+    _reconcile._RECONCILE_ROUNDS = 0
     try:
         data = FakeData.generate(seed=4, users=50, glifs=glifs, runs=runs, spheres=0)
         _, without = await _crawl(data, Behaviour(), tmp / "b.sqlite", first_page=1)
     finally:
-        _crawler._RECONCILE_ROUNDS = rounds
+        _reconcile._RECONCILE_ROUNDS = rounds
     extra = with_checks - without
     return [
         f"| crawl of {glifs:,} glifs and {runs:,} runs | {without:,} | {with_checks:,} |"

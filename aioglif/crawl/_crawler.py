@@ -3,13 +3,11 @@ every page committed with the crawl's state so that a killed crawl resumes where
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -21,9 +19,12 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from .. import _listings as listings
 from .. import models as m
 from .._errors import GlifError, NotFoundError
-from .._protocol import BOT_SORTS
 from ..client import GlifClient
+from ._follow import glifs_of_bots, runs_to_follow
 from ._harvest import Item, Timer, harvesting
+from ._reconcile import reconcile
+from ._scope import Scope
+from ._stats import CrawlStats, summarize
 from ._store import Harvest, Listing, Store
 
 __all__ = ["Crawl", "CrawlStats", "CrawlStatus", "Scope"]
@@ -35,83 +36,10 @@ log = logging.getLogger("aioglif.crawl")
 
 # Rounds over the listings that failed: the first pass, then this many retries of what failed.
 _RETRY_ROUNDS = 2
-# Rounds of reconciliation at most: each lists the glifs again and the runs of the short ones.
-_RECONCILE_ROUNDS = 3
 # After stop(), what is in flight has this long to arrive; then it is cancelled. Every page is
 # committed with its listing's progress, so a cancelled request costs only its own page, which
 # the next run asks for again. Short, because a server may never answer.
 STOP_GRACE = 1.0
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What to harvest. With nothing chosen, all public glifs; ``bots`` alone harvests agents
-    and the glifs they use, not all glifs."""
-
-    all: bool = False
-    featured: bool = False
-    users: tuple[str, ...] = ()
-    spheres: tuple[str, ...] = ()
-    glifs: tuple[str, ...] = ()
-    runs: bool = False  # every public run of every harvested glif (and of the given users)
-    graphs: bool = False
-    # Agents: the given users' (with ``users``), or all that the three sorts list; and the glifs
-    # they use.
-    bots: bool = False
-
-    def __post_init__(self) -> None:
-        for name, values in (("users", self.users), ("spheres", self.spheres), ("glifs", self.glifs)):
-            if any(not isinstance(v, str) or not v.strip() for v in values):
-                raise ValueError(f"scope {name} must be non-empty strings")
-        if not (self.all or self.featured or self.users or self.spheres or self.glifs or self.bots):
-            object.__setattr__(self, "all", True)
-
-    def key(self) -> str:
-        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
-        if not self.bots:
-            del fields["bots"]  # the key of a scope without bots is what it was before they came
-        return json.dumps(fields, sort_keys=True)
-
-    def roots(self) -> list[Listing]:
-        out = []
-        if self.all:
-            out.append(Listing("glifs:all", "glifs", ""))
-        if self.featured:
-            out.append(Listing("glifs:featured", "glifs", "featured"))
-        for name in self.users:
-            out.append(Listing(f"glifs:user:{name}", "glifs", f"user:{name}"))
-            if self.runs:
-                out.append(Listing(f"runs:user:{name}", "runs", f"user:{name}"))
-        for slug in self.spheres:
-            out.append(Listing(f"sphere:{slug}", "sphere", slug))
-        for glif_id in self.glifs:
-            out.append(Listing(f"glif:{glif_id}", "glif", glif_id))
-        if self.bots:
-            # The listing is one answer per query, not pages: the union of the sorts is as much
-            # of it as the API shows.
-            targets = [f"creator:{name}" for name in self.users] or list(BOT_SORTS)
-            out.extend(Listing(f"bots:{t}", "bots", t) for t in targets)
-        return out
-
-
-@dataclass
-class CrawlStats:
-    """Where the crawl is, and where its time went. The client's counters sit beside these."""
-
-    new: dict[str, int] = field(default_factory=lambda: {"glifs": 0, "runs": 0, "spheres": 0, "bots": 0})
-    records: int = 0  # records written, new or refreshed
-    pages: int = 0
-    useful_pages: int = 0  # pages that brought at least one new record
-    quarantined: int = 0
-    listings_done: int = 0
-    listings_failed: int = 0
-    expected_runs: int = 0  # the sum of the harvested glifs' run counts, for an ETA
-    decode_seconds: float = 0.0
-    write_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    failures: dict[str, str] = field(default_factory=dict)
-    gone: int = 0  # listings whose glif was deleted while the crawl ran (not failures)
-    relisted: int = 0  # runs listings read again by the reconciliation
 
 
 class Crawl:
@@ -228,7 +156,7 @@ class Crawl:
                     continue
                 break
             if not self._stopping:
-                await self._reconcile()
+                await reconcile(self)
         self._rounds = None
         counts = await self._in_db(store.listing_counts, self._crawl_id)
         self.stats.gone = counts.get("gone", 0)
@@ -244,50 +172,6 @@ class Crawl:
         if final != "interrupted":
             await self._in_db(store.finish_crawl, self._crawl_id, final, self.summary())
         return final
-
-    async def _reconcile(self) -> None:
-        """Deletions while the crawl ran shift items between pages, so a listing may have
-        stepped over some glifs, and runs listings some runs. List the glifs again (and the
-        runs, whole, of any glif with fewer runs stored than its fresh count); go on while a
-        round's glifs differ from the round's before (something new, or something gone: a
-        deletion that may have moved others past a page boundary) or it found runs that had
-        been stepped over; a few rounds at most. When nothing moved: one more listing of the
-        glifs, which doubles a glifs-only crawl's requests: the price of its exactness, since
-        a page that lost an item to a deletion looks like any other."""
-        store = self.store
-        failed = {x.key for x in await self._in_db(store.listings, self._crawl_id, ("failed",))}
-        # A root that failed is reported as failed: listing it again here would fail again.
-        roots = [x for x in self.scope.roots() if x.kind in ("glifs", "sphere") and x.key not in failed]
-        if not roots:
-            return
-        # The main pass's glifs per root (incomplete after a resume: then a round more runs).
-        before = {x.key: self._seen.pop(x.key, set()) for x in roots}
-        for round_ in range(1, _RECONCILE_ROUNDS + 1):
-            self._reconciling = round_
-            records = self.stats.records
-            new = self.stats.new["runs"]
-            relisted = self.stats.relisted
-            again = [Listing(f"reconcile:{round_}:{x.key}", x.kind, x.target) for x in roots]
-            await self._in_db(store.add_listings, self._crawl_id, again)
-            await self._round()
-            if self._stopping:
-                break
-            if await self._in_db(store.retry_failed, self._crawl_id):
-                await self._round()
-            now = {x.key: self._seen.pop(a.key, set()) for x, a in zip(roots, again, strict=True)}
-            moved = now != before
-            before = now
-            log.info(
-                "reconciliation round %d: glifs %s, %d runs listings again, %d records",
-                round_,
-                "moved" if moved else "unchanged",
-                self.stats.relisted - relisted,
-                self.stats.records - records,
-            )
-            runs_found = self.stats.relisted != relisted and self.stats.new["runs"] != new
-            if not moved and not runs_found:
-                break  # the glifs stood still for a whole listing, and no runs were stepped over
-        self._reconciling = 0
 
     async def _round(self) -> None:
         pending = await self._in_db(self.store.listings, self._crawl_id, ("pending", "running"))
@@ -451,9 +335,9 @@ class Crawl:
         bad = [(kind, i.raw, i.error or "undecodable") for i in items if i.model is None]
         follow: list[Listing] = []
         if self.scope.runs and glifs:
-            follow = await self._runs_to_follow([g for g, _ in glifs])
+            follow = await runs_to_follow(self, [g for g, _ in glifs])
         if bots:
-            follow += await self._glifs_of_bots([b for b, _ in bots])
+            follow += await glifs_of_bots(self, [b for b, _ in bots])
         if listing.kind in ("glifs", "sphere"):
             self._seen.setdefault(listing.key, set()).update(g.id for g, _ in glifs)
         harvest = Harvest(glifs, runs, [], bad, bots)
@@ -470,58 +354,6 @@ class Crawl:
                 for f in roots:
                     tg.start_soon(self._guarded, f, send)
         return int(new)
-
-    async def _runs_to_follow(self, glifs: list[m.Glif]) -> list[Listing]:
-        # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end.
-        wanted = [g for g in glifs if g.completed_spell_run_count != 0]
-        if self._reconciling:
-            # Only glifs with fewer runs stored than they have now: their listings stepped
-            # over some (deletions moved them) or ran before they arrived. A glif without a
-            # count was listed to its end already.
-            stored = await self._in_db(_stored_runs, self.store, self._crawl_id, [g.id for g in wanted])
-            short = [
-                g
-                for g in wanted
-                # Fewer stored than there are, or the count moved since its runs were listed
-                # (a deleted run moves the others across pages: the stored count hides that).
-                if g.completed_spell_run_count is not None
-                and (
-                    g.completed_spell_run_count > stored.get(g.id, 0)
-                    or self._counts_seen.get(g.id, g.completed_spell_run_count) != g.completed_spell_run_count
-                )
-                # A listing that failed is reported as failed, not retried here once more.
-                and f"runs:glif:{g.id}" not in self.stats.failures
-            ]
-            self._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in short)
-            self.stats.relisted += len(short)
-            return [
-                Listing(
-                    f"runs:glif:{g.id}:again:{self._reconciling}", "runs", g.id, g.completed_spell_run_count
-                )
-                for g in short
-            ]
-        self.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
-        if self.scope.runs:
-            self._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in glifs)
-        if self.incremental:
-            # Only glifs whose count grew beyond the runs already stored.
-            stored = await self._in_db(_stored_runs, self.store, self._crawl_id, [g.id for g in wanted])
-            wanted = [
-                g
-                for g in wanted
-                if g.completed_spell_run_count is None or g.completed_spell_run_count > stored.get(g.id, 0)
-            ]
-        return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
-
-    async def _glifs_of_bots(self, bots: list[m.Bot]) -> list[Listing]:
-        """The glifs the agents use that the database does not hold yet."""
-        # Several agents listings run at once and share glifs: each is followed once.
-        ids = [g for g in dict.fromkeys(g for b in bots for g in b.glif_ids) if g not in self._bot_glifs]
-        self._bot_glifs.update(ids)
-        if self.incremental:  # a known glif is asked again: its run count may have grown
-            return [Listing(f"bot-glif:{g}", "glif", g) for g in ids]
-        known = await self._in_db(self.store.known, self._crawl_id, "glifs", ids)
-        return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
 
     async def _write(
         self, listing: Listing, number: int | None, harvest: Harvest, *, done: bool, follow: list[Listing]
@@ -546,34 +378,7 @@ class Crawl:
         return int(new)
 
     def summary(self) -> dict[str, Any]:
-        c = self.client.stats
-        s = self.stats
-        return {
-            "status": self.status,
-            "new": s.new,
-            "records": s.records,
-            "pages": s.pages,
-            "useful_pages": s.useful_pages,
-            "quarantined": s.quarantined,
-            "listings_done": s.listings_done,
-            "listings_failed": s.listings_failed,
-            "failures": s.failures,
-            "gone": s.gone,
-            "relisted": s.relisted,
-            "requests": c.requests,
-            "retries": c.retries,
-            "rate_limited": c.rate_limited,
-            "errors": c.errors,
-            "seconds": time.monotonic() - s.started,
-            "limiter_seconds": c.limiter_seconds,
-            "network_seconds": c.network_seconds,
-            "decode_seconds": s.decode_seconds,
-            "write_seconds": s.write_seconds,
-        }
-
-
-def _stored_runs(store: Store, crawl: int, glif_ids: list[str]) -> dict[str, int]:
-    return {g: store.stored_runs(crawl, g) for g in glif_ids}
+        return summarize(self.status, self.stats, self.client.stats)
 
 
 def _not_found(glif_id: str) -> GlifError:

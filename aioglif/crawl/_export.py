@@ -31,7 +31,7 @@ from typing import IO, Any, Literal
 import msgspec
 
 from .._store import write_aside
-from ._crawler import Scope
+from ._scope import Scope
 from ._store import Store
 
 __all__ = ["ROW_GROUP", "SCHEMA", "TABLES", "export", "export_jsonl", "export_parquet", "parquet_available"]

@@ -1,0 +1,45 @@
+"""What a page leads to: the runs listings of the glifs it brought, and the glifs of the agents
+it brought, each followed once. Its own module: the rules of what to follow (skip a glif with
+no runs; in an incremental crawl, only what grew; in a reconciliation, only what looks short)
+are apart from how listings are scheduled and written."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import models as m
+from ._reconcile import relist_runs, stored_runs
+from ._store import Listing
+
+if TYPE_CHECKING:
+    from ._crawler import Crawl
+
+
+async def runs_to_follow(crawl: Crawl, glifs: list[m.Glif]) -> list[Listing]:
+    # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end.
+    wanted = [g for g in glifs if g.completed_spell_run_count != 0]
+    if crawl._reconciling:
+        return await relist_runs(crawl, wanted)
+    crawl.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
+    if crawl.scope.runs:
+        crawl._counts_seen.update((g.id, g.completed_spell_run_count or 0) for g in glifs)
+    if crawl.incremental:
+        # Only glifs whose count grew beyond the runs already stored.
+        stored = await crawl._in_db(stored_runs, crawl.store, crawl._crawl_id, [g.id for g in wanted])
+        wanted = [
+            g
+            for g in wanted
+            if g.completed_spell_run_count is None or g.completed_spell_run_count > stored.get(g.id, 0)
+        ]
+    return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
+
+
+async def glifs_of_bots(crawl: Crawl, bots: list[m.Bot]) -> list[Listing]:
+    """The glifs the agents use that the database does not hold yet."""
+    # Several agents listings run at once and share glifs: each is followed once.
+    ids = [g for g in dict.fromkeys(g for b in bots for g in b.glif_ids) if g not in crawl._bot_glifs]
+    crawl._bot_glifs.update(ids)
+    if crawl.incremental:  # a known glif is asked again: its run count may have grown
+        return [Listing(f"bot-glif:{g}", "glif", g) for g in ids]
+    known = await crawl._in_db(crawl.store.known, crawl._crawl_id, "glifs", ids)
+    return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
