@@ -8,7 +8,8 @@ lost, nothing is written twice (records are upserted by id).
 The same transaction links each record to the crawl's scope (``members``), so that an export
 of one scope holds what that scope reached, however many scopes share the file.
 
-This module is synchronous on purpose; the crawler runs it in one worker thread.
+This module is synchronous on purpose; the crawler runs it in one worker thread. The tables,
+and the migrations of older files, are in :mod:`._schema`.
 """
 
 from __future__ import annotations
@@ -23,53 +24,9 @@ import msgspec
 
 from .. import models as m
 from .._store import SQLiteStore, StoreError
+from ._schema import APP_ID, SCHEMA_VERSION, TABLES, migrate
 
 __all__ = ["Listing", "Store", "StoreError"]
-
-APP_ID = "aioglif-crawl"
-# 2: runs.nsfw_filtered (files of schema 1 are migrated when opened).
-# 3: scopes and members: which crawl scopes reached each record (exports are per scope).
-SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS glifs (
-    id TEXT PRIMARY KEY, name TEXT, user_id TEXT, username TEXT, created_at TEXT, updated_at TEXT,
-    published_at TEXT, featured_at TEXT, output_type TEXT, run_count INTEGER, likes INTEGER,
-    comments INTEGER, has_graph INTEGER NOT NULL, json TEXT NOT NULL, harvested_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, glif_id TEXT, user_id TEXT, created_at TEXT, completed_at TEXT,
-    output_type TEXT, price TEXT, visibility TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL,
-    nsfw_filtered INTEGER);
-CREATE INDEX IF NOT EXISTS runs_by_glif ON runs (glif_id);
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY, username TEXT, name TEXT, image TEXT, json TEXT NOT NULL,
-    harvested_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS spheres (
-    id TEXT PRIMARY KEY, slug TEXT, name TEXT, json TEXT NOT NULL, harvested_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS bots (
-    id TEXT PRIMARY KEY, username TEXT, name TEXT, user_id TEXT, created_at TEXT, message_count REAL,
-    glif_ids TEXT NOT NULL, json TEXT NOT NULL, harvested_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS quarantine (
-    kind TEXT NOT NULL, raw TEXT NOT NULL, error TEXT NOT NULL, listing TEXT NOT NULL,
-    at REAL NOT NULL, PRIMARY KEY (kind, raw));
-CREATE TABLE IF NOT EXISTS listings (
-    key TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, expected INTEGER,
-    status TEXT NOT NULL, next_page INTEGER NOT NULL, items INTEGER NOT NULL, attempts INTEGER NOT NULL,
-    error TEXT, crawl INTEGER NOT NULL, updated_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS listings_by_status ON listings (crawl, status);
-CREATE TABLE IF NOT EXISTS crawls (
-    id INTEGER PRIMARY KEY, scope TEXT NOT NULL, incremental INTEGER NOT NULL, status TEXT NOT NULL,
-    started_at REAL NOT NULL, finished_at REAL, stats TEXT);
-CREATE TABLE IF NOT EXISTS scopes (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
--- A record belongs to every scope whose crawl wrote it; "at" is when that scope last wrote it
--- (an export's --since). Filled in the transaction that writes the page.
-CREATE TABLE IF NOT EXISTS members (
-    scope INTEGER NOT NULL, tbl TEXT NOT NULL, id TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (scope, tbl, id)) WITHOUT ROWID;
-"""
-
-MEMBER_TABLES = ("glifs", "runs", "users", "spheres", "bots")
 
 _ENC = msgspec.json.Encoder()
 
@@ -106,7 +63,7 @@ class Store(SQLiteStore):
 
     APP_ID = APP_ID
     SCHEMA_VERSION = SCHEMA_VERSION
-    SCHEMA = _SCHEMA
+    SCHEMA = TABLES
 
     def __init__(self, path: Any, *, lock: bool = True) -> None:
         self._scopes: dict[int, int] = {}  # crawl id -> scope id
@@ -114,35 +71,7 @@ class Store(SQLiteStore):
 
     def _create(self, existing: bool) -> None:
         super()._create(existing)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-        if "nsfw_filtered" not in columns:
-            # Schema 1: the column is added at the end, as new files have it, and filled in
-            # from each run's output by the same rule as Run.nsfw_filtered.
-            self.db.create_function("nsfw_placeholder", 1, _nsfw_placeholder, deterministic=True)
-            with self.transaction():
-                self.db.execute("ALTER TABLE runs ADD COLUMN nsfw_filtered INTEGER")
-                self.db.execute(
-                    "UPDATE runs SET nsfw_filtered = nsfw_placeholder(json_extract(json, '$.output'))"
-                )
-                self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
-        version = int(self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0])
-        if version < 3:
-            self._migrate_members()
-
-    def _migrate_members(self) -> None:
-        """Schema 2 kept no membership. When every crawl in the file was of one scope, all its
-        records are that scope's; with several scopes nobody knows which reached what, so none
-        are attributed (an export by scope holds what crawls write from now on)."""
-        with self.transaction():
-            keys = [r[0] for r in self.db.execute("SELECT DISTINCT scope FROM crawls")]
-            if len(keys) == 1:
-                scope = self._scope_id_of_key(keys[0])
-                for table in MEMBER_TABLES:
-                    self.db.execute(
-                        f"INSERT OR IGNORE INTO members SELECT ?, ?, id, harvested_at FROM {table}",
-                        (scope, table),
-                    )
-            self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+        migrate(self)
 
     # --- scopes ----------------------------------------------------------------------------
 
@@ -461,7 +390,3 @@ class Store(SQLiteStore):
             " json=excluded.json, harvested_at=excluded.harvested_at",
             [(u.id, u.username, u.name, u.image, _ENC.encode(u).decode(), now) for u in users],
         )
-
-
-def _nsfw_placeholder(output: object) -> int:
-    return int(isinstance(output, str) and m.is_nsfw_placeholder(output))
