@@ -11,8 +11,9 @@ from aiohttp import web
 
 from ._behaviour import Behaviour, arrange
 from ._bots import BOT_SORTS, public_bot, select_bots
-from ._data import FakeData, Record
+from ._data import FakeData
 from ._evidence import create_problems
+from ._records import Record
 
 # Newer aiohttp warns about plain string keys in request storage.
 USER: Any = web.RequestKey("user", object) if hasattr(web, "RequestKey") else "user"
