@@ -91,14 +91,25 @@ class GlifClient(BaseClient):
     replaces ``aioglif/<version>``; an ``Authorization`` is refused: pass ``token``).
     """
 
+    async def _find(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        decoder: Callable[[bytes], _Found[_T]],
+        what: str,
+        key: str,
+    ) -> _T:
+        """A lookup by id (or name): the one record found, or :class:`NotFoundError` with what
+        the server said."""
+        found: _Found[_T] = await self._get(path, params, decoder)
+        items, said = found
+        return first_or_not_found(items, what, key, url=self._url(path, params), detail=said)
+
     # --- glifs -----------------------------------------------------------------------------
 
     async def get_glif(self, id: str) -> m.Glif:
         """One glif with its graph. Raises :class:`NotFoundError` for an unknown id."""
-        params = {"id": check_id(id, "glif id")}
-        glifs, said = await self._get("/glifs", params, _GLIF_LOOKUP)
-        url = self._url("/glifs", params)
-        return first_or_not_found(glifs, "glif", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
+        return await self._find("/glifs", {"id": check_id(id, "glif id")}, _GLIF_LOOKUP, "glif", f"id {id!r}")
 
     def glifs(
         self,
@@ -170,10 +181,7 @@ class GlifClient(BaseClient):
 
     async def get_run(self, id: str) -> m.Run:
         """One run. Raises :class:`NotFoundError` for an unknown id (or a private run)."""
-        params = {"id": check_id(id, "run id")}
-        runs, said = await self._get("/runs", params, _RUN_LOOKUP)
-        url = self._url("/runs", params)
-        return first_or_not_found(runs, "run", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
+        return await self._find("/runs", {"id": check_id(id, "run id")}, _RUN_LOOKUP, "run", f"id {id!r}")
 
     def runs(
         self,
@@ -257,10 +265,7 @@ class GlifClient(BaseClient):
     async def get_user(self, *, id: str | None = None, username: str | None = None) -> m.User:
         """A user by id or username."""
         key, value = exactly_one("get_user()", id=id, username=username)
-        params = {key: value}
-        found, said = await self._get("/user", params, _USER_LOOKUP)
-        url = self._url("/user", params)
-        return first_or_not_found(found, "user", f"{key} {value!r}", url=url, detail=said)  # type: ignore[no-any-return]
+        return await self._find("/user", {key: value}, _USER_LOOKUP, "user", f"{key} {value!r}")
 
     async def me(self) -> m.Me:
         """The token's own user and credits. Needs a token."""
@@ -282,10 +287,7 @@ class GlifClient(BaseClient):
 
     async def get_bot(self, id: str) -> m.Bot:
         """One agent with its skills. Raises :class:`NotFoundError` for an unknown id."""
-        params = {"id": check_id(id, "bot id")}
-        found, said = await self._get("/bots", params, _BOT_LOOKUP)
-        url = self._url("/bots", params)
-        return first_or_not_found(found, "bot", f"id {id!r}", url=url, detail=said)  # type: ignore[no-any-return]
+        return await self._find("/bots", {"id": check_id(id, "bot id")}, _BOT_LOOKUP, "bot", f"id {id!r}")
 
     # --- spheres ---------------------------------------------------------------------------
 
