@@ -29,6 +29,12 @@ from .graph import inputs as graph_inputs
 __all__ = ["batch_command"]
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# After the first Ctrl-C, how long the runs in flight get to answer: with what follows (the
+# last commits, the export, closing) the process has ended within 2 s, whatever the server does.
+STOP_GRACE = 1.5
+# Past the grace, how long the last commits may take before everything is cancelled: the store
+# then marks what is left submitted as unknown (a safety net; nothing should need it).
+_SETTLE = 0.3
 _FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
@@ -202,7 +208,7 @@ async def _batch(
             before_submit=_submitted(store),
         )
         try:
-            interrupted = await _drive(run, store, len(todo))
+            interrupted = await _drive(run, store, len(todo), args.stop_grace)
         finally:
             with anyio.CancelScope(shield=True):
                 # No run is in flight any more (the dispatch's tasks are done): one abandoned by
@@ -243,6 +249,12 @@ def _summary(
     _say(f"{written} jobs written to {args.out} (all the job store holds, this input's and earlier)")
     if after["failed"]:
         _say(f"  failed: the run failed or was refused (error_kind in {args.out}); --retry-failed runs them")
+    if s.abandoned:
+        _say(
+            f"  given up: {s.abandoned} run(s) still in flight when the stop's grace ran out: they may"
+            " have run and been charged, and are unknown now. A longer --stop-grace waits for such"
+            " answers (they are paid for); --retry-unknown runs them again (perhaps paying twice)"
+        )
     if after["unknown"]:
         _say(
             "  unknown: sent, but no answer was stored (the process ended, or the connection broke):"
@@ -286,22 +298,33 @@ def _submitted(store: JobStore) -> Any:
     return submitted
 
 
-async def _drive(run: Dispatch[Any], store: JobStore, total: int) -> bool:
+async def _drive(run: Dispatch[Any], store: JobStore, total: int, grace: float) -> bool:
     interrupted = False
     progress = _Progress(total)
     async with anyio.create_task_group() as tg:
+
+        def give_up(seconds: float) -> None:
+            run.stop("interrupted", grace=seconds)
+            # Whatever else might hang: everything is over by then.
+            tg.cancel_scope.deadline = min(tg.cancel_scope.deadline, anyio.current_time() + seconds + _SETTLE)
 
         async def signals() -> None:
             nonlocal interrupted
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
                 async for _ in received:
+                    if interrupted:
+                        # Still received after this one: a third Ctrl-C must not interrupt the
+                        # last commits (give_up bounds them).
+                        _say("\ngiving up the runs in flight now (they are left unknown)")
+                        give_up(0)
+                        continue
                     interrupted = True
-                    if run._stopping:
-                        _say("\nabandoning the runs in flight (they are left unknown)")
-                        tg.cancel_scope.cancel()
-                        return
-                    _say("\nstopping: no new runs; waiting for those in flight (Ctrl-C again to abandon)")
-                    run.stop("interrupted")
+                    flying = run.stats.in_flight
+                    _say(
+                        f"\nstopping: no new runs; waiting up to {grace:g} s for the {flying} in flight"
+                        " (--stop-grace), then giving them up; Ctrl-C again gives them up now"
+                    )
+                    give_up(grace)
 
         async def work() -> None:
             async with run as results:

@@ -95,6 +95,11 @@ class PriceError(GlifError):
     """The answer's ``price`` is not a finite number ≥ 0: nothing more is spent on the batch."""
 
 
+class AbandonedError(GlifError):
+    """The run was sent, then given up before its answer came (:meth:`Dispatch.stop` with a
+    grace that ran out): it may have run and been paid for."""
+
+
 JobKind = Literal[
     "ok",
     "rejected",
@@ -107,6 +112,7 @@ JobKind = Literal[
     "not_sent",
     "no_answer",
     "server_error",
+    "abandoned",
     "error",
 ]
 """Why a job did not end ok (``ok`` when it did)."""
@@ -126,6 +132,7 @@ STATE_OF_KIND: dict[JobKind, JobState] = {
     "not_sent": "pending",  # no connection was made
     "no_answer": "unknown",  # sent; timed out or the connection broke: it may have run
     "server_error": "unknown",  # sent; a 5xx: it may have run
+    "abandoned": "unknown",  # sent; stopped waiting for it: it may have run
     "error": "failed",
 }
 
@@ -142,6 +149,8 @@ def error_kind(error: GlifError | None) -> JobKind:
         return "run_failed"
     if isinstance(error, PriceError):
         return "bad_price"
+    if isinstance(error, AbandonedError):
+        return "abandoned"
     if isinstance(error, ResponseDecodeError):
         return "undecodable"
     if isinstance(error, RateLimitedError):
@@ -163,11 +172,13 @@ class DispatchStats:
     ok: int = 0
     failed: int = 0
     rejected: int = 0
+    abandoned: int = 0  # sent, then given up when the grace of a stop ran out: may be paid
     in_flight: int = 0
     credits: Decimal = field(default_factory=Decimal)
     stopped_by_budget: bool = False
     # Why no more runs were started before the jobs ran out: "budget", "out of credits",
-    # "bad price", "price unknown", "refused", "failure" (fail_fast), "stopped" (stop()).
+    # "bad price", "price unknown", "refused", "failure" (fail_fast), "stopped" (stop(), or the
+    # reason given to it).
     stopped_because: str | None = None
     # Glifs a run of which cost more than was reserved for it: under a budget they run one at a
     # time from then on.
@@ -175,4 +186,4 @@ class DispatchStats:
 
     @property
     def done(self) -> int:
-        return self.ok + self.failed + self.rejected
+        return self.ok + self.failed + self.rejected + self.abandoned

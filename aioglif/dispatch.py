@@ -24,6 +24,7 @@ of credits stops starting runs too.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
@@ -47,6 +48,7 @@ from ._jobs import (
     STATE_OF_KIND as STATE_OF_KIND,
 )
 from ._jobs import (
+    AbandonedError,
     DispatchStats,
     Job,
     JobKind,
@@ -62,6 +64,7 @@ from .graph import inputs as graph_inputs
 from .models import Glif, RunResult
 
 __all__ = [
+    "AbandonedError",
     "Dispatch",
     "DispatchStats",
     "Job",
@@ -112,17 +115,35 @@ class Dispatch(Generic[K]):
         self._receive: MemoryObjectReceiveStream[JobResult[K]]
         self._drained = False
         self._budget = Budget(max_credits, self.stats, self.stop, lambda: self._stopping)
+        # Taking jobs and starting runs (cancelled by stop()); the runs in flight, each waited
+        # for until the abandon time a stop's grace set.
+        self._intake: anyio.CancelScope | None = None
+        self._flights: set[anyio.CancelScope] = set()
+        self._abandon_at = math.inf
 
     @property
     def max_credits(self) -> Decimal | None:
         """The budget kept (lowered to the credits left by ``check_credits``), or None."""
         return self._budget.max_credits
 
-    def stop(self, because: str = "stopped") -> None:
-        """Start no more runs; those in flight finish and their results still come out."""
+    def stop(self, because: str = "stopped", *, grace: float | None = None) -> None:
+        """Start no more runs. Those in flight finish and their results still come out; with
+        ``grace``, only those that answer within ``grace`` seconds: the rest are given up and
+        come out as :class:`AbandonedError` (kind ``abandoned``, state ``unknown``: they may
+        have run and been paid for). ``grace=0`` gives them up at once; calling it again can
+        only shorten the grace. Call it from the batch's event loop.
+        """
+        if grace is not None and not (isinstance(grace, (int, float)) and 0 <= grace < math.inf):
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
         if not self._stopping:
             self.stats.stopped_because = because
         self._stopping = True
+        if self._intake is not None:
+            self._intake.cancel()  # a graph read or a job source that hangs must not hold us
+        if grace is not None:
+            self._abandon_at = min(self._abandon_at, anyio.current_time() + grace)
+            for flight in self._flights:
+                flight.deadline = min(flight.deadline, self._abandon_at)
         self._budget.signal()
 
     async def __aenter__(self) -> Dispatch[K]:
@@ -171,46 +192,63 @@ class Dispatch(Generic[K]):
     async def _produce(self) -> None:
         slots = anyio.Semaphore(self.concurrency)
         async with self._send, anyio.create_task_group() as runs:
-            index = 0
-            async for job in _aiter(self._jobs):
-                # A job without a key is keyed by its index: K is int for such jobs.
-                key: K = job.key if job.key is not None else index  # type: ignore[assignment]
-                index += 1
-                await slots.acquire()
-                if self._stopping:
-                    slots.release()
-                    break
-                problem = await self._check(job)
-                if problem is not None:
-                    slots.release()
-                    self.stats.rejected += 1
-                    await self._deliver(JobResult(job, key, None, problem, 0.0))
-                    continue
-                reserved = await self._budget.reserve(job.glif_id)
-                if reserved is None:
-                    slots.release()
-                    break
-                if self._before_submit is not None:
+            with anyio.CancelScope() as self._intake:
+                if not self._stopping:
+                    await self._take(runs, slots)
+
+    async def _take(self, runs: TaskGroup, slots: anyio.Semaphore) -> None:
+        """Take the jobs one by one and start their runs, until they run out or a stop."""
+        index = 0
+        async for job in _aiter(self._jobs):
+            # A job without a key is keyed by its index: K is int for such jobs.
+            key: K = job.key if job.key is not None else index  # type: ignore[assignment]
+            index += 1
+            await slots.acquire()
+            if self._stopping:
+                slots.release()
+                break
+            problem = await self._check(job)
+            if problem is not None:
+                slots.release()
+                self.stats.rejected += 1
+                await self._deliver(JobResult(job, key, None, problem, 0.0))
+                continue
+            reserved = await self._budget.reserve(job.glif_id)
+            if reserved is None:
+                slots.release()
+                break
+            if self._before_submit is not None:
+                # Once a ledger is told the run is sent, it is sent: a stop meanwhile
+                # must not leave a record of a run that never was.
+                with anyio.CancelScope(shield=True):
                     await self._before_submit(job, key)
-                self.stats.submitted += 1
-                self.stats.in_flight += 1
-                runs.start_soon(self._run, job, key, slots, reserved)
+            self.stats.submitted += 1
+            self.stats.in_flight += 1
+            runs.start_soon(self._run, job, key, slots, reserved)
 
     async def _run(self, job: Job[K], key: K, slots: anyio.Semaphore, reserved: Reservation) -> None:
         start = time.perf_counter()
         result: RunResult | None = None
         error: GlifError | None = None
         raw: bytes | None = None
+        flight = anyio.CancelScope(deadline=self._abandon_at)
+        self._flights.add(flight)
         try:
-            result, raw = await self.client._run_glif(
-                job.glif_id, job.inputs, visibility=job.visibility, strict=self.strict
-            )
+            with flight:
+                result, raw = await self.client._run_glif(
+                    job.glif_id, job.inputs, visibility=job.visibility, strict=self.strict
+                )
+            if flight.cancelled_caught:
+                error = AbandonedError(
+                    "sent, then given up when the stop's grace ran out: it may have run and been paid for"
+                )
         except (RunFailedError, ResponseDecodeError) as exc:
             error, raw = exc, exc.body
             result = exc.result if isinstance(exc, RunFailedError) else None
         except GlifError as exc:
             error = exc
         finally:
+            self._flights.discard(flight)
             # Spent and released in one step (no await between): the budget never sees a gap.
             self.stats.in_flight -= 1
             slots.release()
@@ -223,6 +261,8 @@ class Dispatch(Generic[K]):
         done = JobResult(job, key, result, error, time.perf_counter() - start, raw)
         if error is None:
             self.stats.ok += 1
+        elif isinstance(error, AbandonedError):
+            self.stats.abandoned += 1  # not a failure (fail_fast): the batch was stopping anyway
         else:
             self.stats.failed += 1
             if self.fail_fast:

@@ -349,23 +349,25 @@ def test_two_processes_on_one_store_the_second_is_refused(api: Api, tmp_path: Pa
     assert len(lines(out)) == 30
 
 
-def test_ctrl_c_waits_for_runs_in_flight_and_loses_nothing(api: Api, tmp_path: Path) -> None:
+def test_ctrl_c_with_a_long_grace_waits_for_runs_in_flight_and_loses_nothing(
+    api: Api, tmp_path: Path
+) -> None:
     api.reset(run_latency=0.1)
     inputs = write_inputs(tmp_path / "in.csv", api.name, [f"c{i}" for i in range(60)])
     out = tmp_path / "out.jsonl"
     api.control("gate", {"after": 20})  # the batch cannot finish before Ctrl-C, however fast
     try:
-        proc = as_process(api.argv(inputs, out))
+        proc = as_process(api.argv(inputs, out, "--stop-grace", "600"))
         assert wait_for(proc, out, ("ok",), 10)
         until(lambda: api.control("gate")["held"] > 0, proc, "the gate held a run")
         proc.send_signal(signal.SIGINT)
-        err = read_until(proc, "waiting for those in flight")
+        err = read_until(proc, "in flight (--stop-grace)")
     finally:
         api.control("gate", {"after": None})  # the runs in flight get their answers
     _, rest = proc.communicate(timeout=30)
     err += rest
     assert proc.returncode == 130, err
-    assert "waiting for those in flight" in err
+    assert "waiting up to 600 s for the 8 in flight" in err
     first = lines(out)
     assert 0 < sum(r["ok"] for r in first) < 60
     assert {r["state"] for r in first} <= {"ok", "pending"}  # every run sent has its answer
@@ -435,3 +437,58 @@ def test_runs_abandoned_by_a_second_ctrl_c_are_unknown_at_once(api: Api, tmp_pat
     assert "--retry-unknown runs them again" in err
     assert store_counts(out) == {"unknown": 8, "pending": 22}
     assert sorted(r["state"] for r in lines(out)) == ["pending"] * 22 + ["unknown"] * 8
+
+
+def test_ctrl_c_against_a_server_that_never_answers_gives_up_after_the_grace(
+    api: Api, tmp_path: Path
+) -> None:
+    api.reset(run_latency=0.05)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"n{i}" for i in range(30)])
+    out = tmp_path / "out.jsonl"
+    api.control("gate", {"after": 2 + 5})  # the glif is read (twice), 5 runs answer, the rest never
+    try:
+        proc = as_process(api.argv(inputs, out))
+        assert wait_for(proc, out, ("ok",), 5)
+        until(lambda: api.control("gate")["held"] == 8, proc, "8 runs held")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # only against a hang: the gate stays closed
+    finally:
+        api.control("gate", {"after": None})
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "waiting up to 1.5 s for the 8 in flight" in err
+    assert "given up: 8 run(s) still in flight when the stop's grace ran out" in err
+    assert "now: 5 ok, 0 failed, 8 unknown, 17 never run" in err, err
+    assert store_counts(out) == {"ok": 5, "unknown": 8, "pending": 17}
+    assert {r["error_kind"] for r in lines(out) if r["state"] == "unknown"} == {"abandoned"}
+    # The next run goes on with what never ran, and leaves the unknown ones alone.
+    again = as_process(api.argv(inputs, out))
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 1, err
+    assert "this run: 17 sent, 17 ok" in err, err
+    assert store_counts(out) == {"ok": 22, "unknown": 8}
+
+
+def test_killed_during_the_grace_the_runs_in_flight_are_unknown_next_time(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.05)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"q{i}" for i in range(20)])
+    out = tmp_path / "out.jsonl"
+    api.control("gate", {"after": 2 + 3})
+    try:
+        proc = as_process(api.argv(inputs, out, "--stop-grace", "600"))
+        assert wait_for(proc, out, ("ok",), 3)
+        until(lambda: api.control("gate")["held"] == 8, proc, "8 runs held")
+        proc.send_signal(signal.SIGINT)
+        read_until(proc, "in flight (--stop-grace)")
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        api.control("gate", {"after": None})
+    assert proc.returncode == -signal.SIGKILL
+    assert store_counts(out) == {"ok": 3, "submitted": 8, "pending": 9}
+    again = as_process(api.argv(inputs, out))
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 1, err
+    assert "8 job(s) were sent by a run that ended before their answer came" in err, err
+    assert "this run: 9 sent, 9 ok" in err, err
+    assert store_counts(out) == {"ok": 12, "unknown": 8}

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from .._batch import batch_command
+from .._batch import STOP_GRACE, batch_command
 from ..client import GlifClient
 from ._client import client_from_flags, positive
 from ._exit import EXIT_OK
@@ -62,7 +62,27 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="--batch: run again jobs that were sent but have no answer (they may have been paid for)",
     )
+    run.add_argument(
+        "--stop-grace",
+        type=_seconds,
+        default=STOP_GRACE,
+        metavar="SECONDS",
+        help="--batch: after Ctrl-C, wait this long for the runs in flight, then give them up"
+        f" (default {STOP_GRACE:g}: the process ends within 2 s). A run given up may have been"
+        " paid for: it is left unknown, and looked up among your runs on the next start. A long"
+        " grace waits for every paid answer; a second Ctrl-C gives them up at once",
+    )
     run.set_defaults(handler=_run_command)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text}")
+    return value
 
 
 def _run_command(args: argparse.Namespace) -> int:
