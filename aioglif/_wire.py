@@ -162,6 +162,9 @@ async def _read(resp: aiohttp.ClientResponse, request: Request) -> bytes:
     async for chunk in resp.content.iter_chunked(_CHUNK):
         size += len(chunk)
         if size > limit:
+            # The exception's traceback keeps this frame alive, often in a reference cycle that
+            # only a full collection frees: without this, each refusal would pin max_body bytes.
+            chunks.clear()
             raise too_large(request, limit)
         chunks.append(chunk)
     return b"".join(chunks)

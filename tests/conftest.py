@@ -73,3 +73,24 @@ async def until(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
         # Polled: the conditions are counters of the fake server and the client, with no event.
         while not condition():  # noqa: ASYNC110
             await anyio.sleep(0.001)
+
+
+def bytes_held_by(exc: BaseException) -> int:
+    """Bytes that the frames of an exception's traceback (and of its causes) keep alive."""
+    seen: set[int] = set()
+    total = 0
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        todo += [current.__cause__, current.__context__]
+        tb = current.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, (bytes, bytearray)):
+                        total += len(item)
+            tb = tb.tb_next
+    return total

@@ -14,7 +14,7 @@ import aioglif as g
 from aioglif._protocol import redact, redact_body, status_error
 from aioglif.testing import FakeGlifServer, Fault, fake_server_process
 
-from .conftest import make_client
+from .conftest import bytes_held_by, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -28,6 +28,17 @@ async def test_a_body_over_the_cap_is_refused_and_not_retried(server: FakeGlifSe
             await client.glifs().first_page()
     assert info.value.limit == MiB
     assert len(server.served("/api/glifs")) == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.huge_body(8 * MiB), Fault.gzip_bomb(8 * MiB)], ids=["huge", "bomb"])
+async def test_a_refused_body_is_not_kept_alive(server: FakeGlifServer, fault: Fault) -> None:
+    # A crawl meets many refusals at once; a traceback pinning max_body bytes each (freed only by
+    # a full collection, as they sit in reference cycles) took a crawl past 6 GB.
+    server.inject(fault, path="/api/glifs")
+    async with make_client(server, max_body=2 * MiB) as client:
+        with pytest.raises(g.ResponseTooLarge) as info:
+            await client.glifs().first_page()
+    assert bytes_held_by(info.value) < 2 * MiB
 
 
 async def test_the_decompressed_size_counts(server: FakeGlifServer) -> None:

@@ -11,7 +11,7 @@ import aioglif as g
 from aioglif.crawl import Crawl, Scope
 from aioglif.testing import FakeData, FakeGlifServer, Fault, MemoryWire
 
-from .conftest import FAST_RETRY, make_client
+from .conftest import FAST_RETRY, bytes_held_by, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -59,6 +59,14 @@ async def test_caps_and_deadlines_hold_in_memory(offline: FakeGlifServer) -> Non
     async with memory_client(offline, retry=policy, timeouts=g.Timeouts(total=0.3)) as client:
         with anyio.fail_after(10), pytest.raises(g.TimeoutError):
             await client.runs().first_page()
+
+
+async def test_a_refused_body_is_not_kept_alive_in_memory(offline: FakeGlifServer) -> None:
+    offline.inject(Fault.huge_body(16 * MiB), path="/api/glifs")
+    async with memory_client(offline, max_body=4 * MiB) as client:
+        with pytest.raises(g.ResponseTooLarge) as info:
+            await client.glifs().first_page()
+    assert bytes_held_by(info.value) < 4 * MiB  # the chunk in hand, not what came before
 
 
 async def test_an_echoed_token_is_redacted_in_memory(offline: FakeGlifServer) -> None:

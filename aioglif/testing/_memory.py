@@ -166,6 +166,7 @@ async def _consume(capture: Capture, request: Request, url: str) -> Response:
         nonlocal size
         size += len(data)
         if limit is not None and size > limit:
+            parts.clear()  # as the socket wire: a refusal's traceback must not pin the body
             raise too_large(request, limit)
         parts.append(data)
 
