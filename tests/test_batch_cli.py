@@ -359,7 +359,8 @@ def test_ctrl_c_with_a_long_grace_waits_for_runs_in_flight_and_loses_nothing(
     try:
         proc = as_process(api.argv(inputs, out, "--stop-grace", "600"))
         assert wait_for(proc, out, ("ok",), 10)
-        until(lambda: api.control("gate")["held"] > 0, proc, "the gate held a run")
+        # All 8 slots held, not merely one: until then the batch is still filling its slots.
+        until(lambda: api.control("gate")["held"] >= 8, proc, "the gate held the 8 runs in flight")
         proc.send_signal(signal.SIGINT)
         err = read_until(proc, "in flight (--stop-grace)")
     finally:
