@@ -22,6 +22,7 @@ import anyio
 
 from ._batchinput import Row, read_batch
 from ._jobstore import JobRecord, JobStore, StoredJob, identity, store_path
+from ._recover import recover
 from ._store import StoreError
 from .dispatch import Dispatch, Job, JobResult, dispatch
 from .graph import inputs as graph_inputs
@@ -173,11 +174,19 @@ async def _batch(
 
     async with client_factory(args) as client:
         glif = await client.get_glif(args.glif_id)
-        names = [s.name for s in graph_inputs(glif.data)] if glif.data is not None else []
+        specs_of_glif = graph_inputs(glif.data) if glif.data is not None else []
+        names = [s.name for s in specs_of_glif]
         specs, repeated = _jobs(args, rows, names)
         made_unknown = await in_db(store.begin, specs)
         known: dict[str, StoredJob] = await in_db(store.jobs, [s[0] for s in specs])
         before = _count(known.values())
+        recovered = 0
+        if before["unknown"]:
+            unknown = [i for i, job in known.items() if job.state == "unknown"]
+            recovered, said = await recover(client, store, in_db, args.glif_id, specs_of_glif, unknown)
+            _say(said)
+            if recovered:
+                known = await in_db(store.jobs, [s[0] for s in specs])
         wanted = (
             {"pending"}
             | ({"failed"} if args.retry_failed else set())
@@ -216,7 +225,7 @@ async def _batch(
                 await in_db(store.settle)
                 written = await in_db(store.export, args.out, output_format(args.out))
         after = _count((await in_db(store.jobs, [s[0] for s in specs])).values())
-    return _summary(args, run, before, after, len(todo), written, interrupted)
+    return _summary(args, run, before, after, len(todo), written, interrupted, recovered)
 
 
 def _count(jobs: Any) -> dict[str, int]:
@@ -238,12 +247,14 @@ def _summary(
     planned: int,
     written: int,
     interrupted: bool,
+    recovered: int = 0,
 ) -> int:
     s = run.stats
     _say(
         f"this run: {s.submitted} sent, {s.ok} ok, {s.failed} failed, {s.rejected} rejected"
         f" (did not match the glif), credits {s.credits}"
         + (f"; stopped starting runs: {s.stopped_because}" if s.stopped_because else "")
+        + (f"; {recovered} unknown job(s) recovered from your runs (not paid again)" if recovered else "")
     )
     _say(f"now: {_counts_text(after)}")
     _say(f"{written} jobs written to {args.out} (all the job store holds, this input's and earlier)")

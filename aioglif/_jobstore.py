@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, glif_id TEXT NOT NULL, inputs TEXT NOT NULL, key TEXT, row INTEGER,
     state TEXT NOT NULL, attempts INTEGER NOT NULL, error_kind TEXT, error TEXT, price TEXT,
-    output TEXT, result TEXT, seconds REAL, submitted_at REAL, finished_at REAL);
+    output TEXT, result TEXT, seconds REAL, submitted_at REAL, finished_at REAL, recovered TEXT);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
 CREATE TABLE IF NOT EXISTS exports (path TEXT NOT NULL, sha256 TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (path, sha256));
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS exports (path TEXT NOT NULL, sha256 TEXT NOT NULL, at
 
 EXPORT_COLUMNS = (
     "row", "key", "state", "ok", "glif_id", "inputs", "output", "price", "error_kind", "error",
-    "seconds", "attempts", "job",
+    "seconds", "attempts", "recovered", "job",
 )  # fmt: skip
 
 
@@ -99,11 +99,31 @@ def _hash(path: Path) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A job that may own one of the user's runs: an unknown one to recover, or an ok one
+    whose run must not be taken for another's."""
+
+    id: str
+    state: str  # ok | unknown
+    inputs: str  # canonical JSON, as stored: equal inputs are equal text
+    submitted_at: float
+    run_id: str | None  # the run it is known to be, when its answer said so
+
+
 class JobStore(SQLiteStore):
     APP_ID = "aioglif-jobs"
-    SCHEMA_VERSION = 1
+    # 2: ``recovered``, the run an unknown job was found to be (see aioglif._recover).
+    SCHEMA_VERSION = 2
     SCHEMA = _SCHEMA
     KIND = "aioglif job store"
+
+    def _create(self, existing: bool) -> None:
+        if existing and "recovered" not in {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}:
+            with self.transaction() as db:  # schema 1: the column is added, empty
+                db.execute("ALTER TABLE jobs ADD COLUMN recovered TEXT")
+                db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(self.SCHEMA_VERSION),))
+        super()._create(existing)
 
     # --- begin or resume -------------------------------------------------------------------
 
@@ -145,6 +165,41 @@ class JobStore(SQLiteStore):
             ):
                 found[row[0]] = StoredJob(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], row[6])
         return found
+
+    def candidates(self, glif_id: str, unknown: Iterable[str]) -> list[Candidate]:
+        """The ``unknown`` jobs among ids, and every ok job of the glif with the same inputs."""
+        marks = list(unknown)
+        found: list[Candidate] = []
+        for start in range(0, len(marks), 500):
+            chunk = marks[start : start + 500]
+            found += [
+                Candidate(*row)
+                for row in self.db.execute(
+                    "SELECT id, state, inputs, COALESCE(submitted_at, 0), COALESCE(recovered,"
+                    " CASE WHEN json_valid(result) THEN json_extract(result, '$.runId') END)"
+                    f" FROM jobs WHERE glif_id=? AND (id IN ({','.join('?' * len(chunk))}) AND"
+                    " state='unknown' OR state='ok' AND inputs IN (SELECT inputs FROM jobs"
+                    f" WHERE id IN ({','.join('?' * len(chunk))})))",
+                    (glif_id, *chunk, *chunk),
+                )
+            ]
+        return list({c.id: c for c in found}.values())
+
+    def adopt(self, job_id: str, run_id: str, r: JobRecord) -> None:
+        """An unknown job found among the user's runs: ok, its answer taken from that run."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE jobs SET state='ok', error_kind=NULL, error=NULL, price=?, output=?, result=?,"
+                " recovered=?, finished_at=? WHERE id=? AND state='unknown'",
+                (
+                    r.price,
+                    None if r.output is None else json.dumps(r.output, ensure_ascii=False),
+                    r.result,
+                    run_id,
+                    time.time(),
+                    job_id,
+                ),
+            )
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
@@ -202,7 +257,7 @@ class JobStore(SQLiteStore):
     def export_rows(self) -> Iterable[dict[str, Any]]:
         cursor = self.db.execute(
             "SELECT row, key, state, glif_id, inputs, output, price, error_kind, error, seconds,"
-            " attempts, id, result FROM jobs ORDER BY rowid"
+            " attempts, recovered, id, result FROM jobs ORDER BY rowid"
         )
         for (
             row,
@@ -216,6 +271,7 @@ class JobStore(SQLiteStore):
             error,
             seconds,
             attempts,
+            recovered,
             id_,
             raw,
         ) in cursor:
@@ -232,6 +288,7 @@ class JobStore(SQLiteStore):
                 "error": error,
                 "seconds": seconds,
                 "attempts": attempts,
+                "recovered": recovered is not None,  # found among the user's runs, not run again
                 "job": id_,
             }
             if raw is not None:
@@ -304,13 +361,13 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         for c in EXPORT_COLUMNS:
             v = r[c]
-            typed = c in ("row", "ok", "seconds", "attempts")
+            typed = c in ("row", "ok", "seconds", "attempts", "recovered")
             columns[c].append(v if typed or v is None else _cell(v))
         raw = r.get("result", r.get("result_raw"))
         columns["result"].append(None if raw is None else _cell(raw))
     schema = pa.schema(
         [
-            (c, pa.int64() if c in ("row", "attempts") else pa.bool_() if c == "ok" else
+            (c, pa.int64() if c in ("row", "attempts") else pa.bool_() if c in ("ok", "recovered") else
              pa.float64() if c == "seconds" else pa.string())
             for c in columns
         ]

@@ -123,8 +123,9 @@ def glif(id: str, *, include_graph: bool = True) -> Listing[m.Glif]:
 def runs(
     *, glif_id: str | None = None, username: str | None = None, user_id: str | None = None
 ) -> Listing[m.Run]:
-    """Public runs: all, of one glif, or of one user."""
-    at_most_one("runs()", glif_id=glif_id, username=username, user_id=user_id)
+    """Public runs: all, of one glif, of one user, or of one glif by one user (whether the API
+    applies both filters at once is not known: check what comes)."""
+    at_most_one("runs()", username=username, user_id=user_id)
     return Listing("runs", "/runs", m.Run, query(glifId=glif_id, username=username, userId=user_id))
 
 

@@ -195,7 +195,8 @@ class GlifClient(BaseClient):
         ordered: bool = True,
         expected: int | None = None,
     ) -> AsyncPaginator[m.Run]:
-        """Public runs, newest first: of one glif, or of one user.
+        """Public runs, newest first: of one glif, of one user, or both (the API may apply only
+        one of two filters: the runs that come need checking).
 
         ``expected`` (a glif's ``completed_spell_run_count``) plans the pages at once; 0 sends
         no request at all.

@@ -493,3 +493,69 @@ def test_killed_during_the_grace_the_runs_in_flight_are_unknown_next_time(api: A
     assert "8 job(s) were sent by a run that ended before their answer came" in err, err
     assert "this run: 9 sent, 9 ok" in err, err
     assert store_counts(out) == {"ok": 12, "unknown": 8}
+
+
+def _interrupt_with_runs_in_flight(api: Api, inputs: Path, out: Path, *extra: str) -> None:
+    """4 runs answered, 8 held when Ctrl-C comes and given up at once; then the server makes
+    the 8 (as a real one would, the client gone): they exist, and the store says unknown."""
+    api.control("gate", {"after": 2 + 4})
+    try:
+        proc = as_process(api.argv(inputs, out, *extra))
+        assert wait_for(proc, out, ("ok",), 4)
+        until(lambda: api.control("gate")["held"] == 8, proc, "8 runs held")
+        proc.send_signal(signal.SIGINT)
+        read_until(proc, "in flight (--stop-grace)")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        api.control("gate", {"after": None})
+    assert proc.returncode == 130, err
+    assert store_counts(out) == {"ok": 4, "unknown": 8, "pending": 8}
+    deadline = time.monotonic() + 60  # only against a hang
+    while api.runs_started < 12:
+        assert time.monotonic() < deadline, "the server did not make the runs given up"
+        time.sleep(0.005)
+
+
+def test_unknown_jobs_found_among_the_users_runs_are_recovered_not_paid_again(
+    api: Api, tmp_path: Path
+) -> None:
+    api.reset(run_latency=0.05)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"r{i}" for i in range(20)])
+    out = tmp_path / "out.jsonl"
+    _interrupt_with_runs_in_flight(api, inputs, out, "--public")
+    again = as_process(api.argv(inputs, out, "--public"))
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert "8 unknown job(s) looked up among your runs of the glif: 8 found" in err, err
+    assert "this run: 8 sent, 8 ok" in err, err
+    assert api.runs_started == 20  # each job paid once
+    results = lines(out)
+    assert store_counts(out) == {"ok": 20}
+    recovered = [r for r in results if r["recovered"]]
+    assert len(recovered) == 8
+    # Each has the answer of its own run (one run each): what the server ran on is the job's input.
+    assert len({r["result"]["id"] for r in recovered}) == 8
+    for r in recovered:
+        assert r["result"]["inputs"][api.name] == r["inputs"][api.name]
+        assert r["output"] == r["result"]["output"] is not None
+        assert r["price"] is not None
+
+
+def test_unknown_jobs_not_found_are_run_again_only_with_retry_unknown(api: Api, tmp_path: Path) -> None:
+    api.reset(run_latency=0.05)
+    inputs = write_inputs(tmp_path / "in.csv", api.name, [f"p{i}" for i in range(20)])
+    out = tmp_path / "out.jsonl"
+    _interrupt_with_runs_in_flight(api, inputs, out)  # private runs: not listed
+    again = as_process(api.argv(inputs, out))
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 1, err
+    assert "8 unknown job(s) looked up among your runs of the glif: 0 found" in err, err
+    assert "only public runs are surely listed" in err
+    assert store_counts(out) == {"ok": 12, "unknown": 8}
+    assert api.runs_started == 20
+    retried = as_process(api.argv(inputs, out, "--retry-unknown"))
+    _, err = retried.communicate(timeout=60)
+    assert retried.returncode == 0, err
+    assert api.runs_started == 28  # the 8 were made twice: nobody could tell
+    assert store_counts(out) == {"ok": 20}

@@ -231,7 +231,7 @@ async def test_bad_arguments_raise_before_any_request(client: g.GlifClient, serv
     with pytest.raises(ValueError, match="at most one"):
         client.glifs(username="a", user_id="b")
     with pytest.raises(ValueError, match="at most one"):
-        client.runs(glif_id="a", username="b")
+        client.runs(username="a", user_id="b")
     with pytest.raises(ValueError, match="name"):
         await client.create_glif("")
     with pytest.raises(ValueError, match="graph"):

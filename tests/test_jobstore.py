@@ -65,3 +65,26 @@ def test_a_job_sent_by_a_process_that_died_is_unknown_after(tmp_path: Path) -> N
 )
 def test_the_simple_apis_error_texts_are_classified(message: str, kind: str) -> None:
     assert run_error_kind(message) == kind
+
+
+def test_a_store_of_schema_1_gains_the_recovered_column_and_keeps_its_jobs(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "out.jsonl.jobs.sqlite"
+    jobs = [(identity("g", {"x": "1"}, None), "g", {"x": "1"}, None, 1)]
+    with JobStore(path) as store:
+        store.begin(jobs)
+        store.submitted(jobs[0][0])
+        store.settle()
+    with sqlite3.connect(path) as db:  # as version 1 wrote it
+        db.execute("ALTER TABLE jobs DROP COLUMN recovered")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    db.close()
+    with JobStore(path) as store:
+        assert store.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("2",)
+        assert store.counts() == {"unknown": 1}
+        [candidate] = store.candidates("g", [jobs[0][0]])
+        assert (candidate.state, candidate.run_id) == ("unknown", None)
+        store.adopt(jobs[0][0], "run-1", JobRecord("ok", price="0.5", output="hi", result='{"id": "run-1"}'))
+        [row] = list(store.export_rows())
+    assert (row["state"], row["recovered"], row["output"], row["price"]) == ("ok", True, "hi", "0.5")

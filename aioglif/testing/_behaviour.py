@@ -65,7 +65,9 @@ class Behaviour:
     ``featured`` and ``search`` (``?q=``) lists follow ``glifs`` unless set. ``run_count``:
     ``exact``, ``missing`` (not sent) or ``stale`` (as it was when the server started). Churn
     acts before every N-th listing request (0: never): delete a glif with all its runs, delete one
-    run, insert a glif, insert a run.
+    run, insert a glif, insert a run. ``private_runs``: whether ``/api/runs?glifId=``/``?userId=``
+    lists private runs to the token of their owner (``owner``) or only public runs (``hidden``,
+    the documented case; the real API's answer for a token is not known).
     """
 
     glifs: ListRules = field(default_factory=ListRules)
@@ -79,10 +81,13 @@ class Behaviour:
     insert_glif_every: int = 0
     insert_run_every: int = 0
     seed: int = 0
+    private_runs: Literal["hidden", "owner"] = "hidden"
 
     def __post_init__(self) -> None:
         if self.run_count not in ("exact", "missing", "stale"):
             raise ValueError(f"run_count must be exact, missing or stale, got {self.run_count!r}")
+        if self.private_runs not in ("hidden", "owner"):
+            raise ValueError(f"private_runs must be hidden or owner, got {self.private_runs!r}")
         for name in ("delete_glif_every", "delete_run_every", "insert_glif_every", "insert_run_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
