@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ._wire import Response
+from ._wiretypes import Response
 
 __all__ = ["RawResponse"]
 

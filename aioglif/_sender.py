@@ -30,7 +30,7 @@ from ._protocol import (
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE
 from ._retry import RetryPolicy, Safety
-from ._wire import Request, Response, Wire
+from ._wiretypes import Request, Response, Wire
 from .models import ENCODER
 
 __all__ = ["Sender", "Stats"]

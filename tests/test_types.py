@@ -172,7 +172,15 @@ def test_no_private_class_in_a_public_signature() -> None:
     import typing
 
     found = []
-    for name in ("aioglif", "aioglif.crawl", "aioglif.dispatch", "aioglif.graph", "aioglif.testing"):
+    public = (
+        "aioglif",
+        "aioglif.crawl",
+        "aioglif.dispatch",
+        "aioglif.graph",
+        "aioglif.testing",
+        "aioglif.wire",
+    )
+    for name in public:
         module = importlib.import_module(name)
         for public in module.__all__:
             obj = getattr(module, public)

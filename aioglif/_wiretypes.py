@@ -1,0 +1,81 @@
+"""The seam between the polite sender and the network: what a wire is given and returns.
+
+No aiohttp here: :mod:`aioglif._sender` builds on these types only, and a wire of your own
+needs nothing else. Public as :mod:`aioglif.wire`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from . import _errors as e
+
+__all__ = ["Request", "Response", "Wire", "secrets_of", "scrub", "too_large", "total_timeout"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, fully formed: the wire adds nothing but what its session always sends."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+    content: bytes | None = None
+    read_timeout: float | None = None  # between two bytes; None: the wire's default
+    total_timeout: float | None = None  # from sending to the last byte; None: no limit
+    max_body: int | None = None  # bytes of the answer, decompressed; None: no limit
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP answer. ``headers`` look up case-insensitively; ``url`` is where it came from."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+class Wire(Protocol):
+    """What the sender needs from the network: one request in, one whole answer out."""
+
+    async def open(self) -> None: ...
+
+    async def send(self, request: Request) -> Response: ...
+
+    async def close(self) -> None: ...
+
+
+def secrets_of(request: Request) -> tuple[str, ...]:
+    """What of a request must never be shown: its credentials, as sent."""
+    auth = (request.headers or {}).get("Authorization")
+    if not auth:
+        return ()
+    _scheme, _, value = auth.partition(" ")
+    return (auth, value) if value else (auth,)
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def too_large(request: Request, limit: int) -> e.ResponseTooLarge:
+    return e.ResponseTooLarge(
+        f"the answer is larger than max_body ({limit:,} bytes): reading stopped there",
+        limit=limit,
+        method=request.method,
+        url=request.url,
+    )
+
+
+def total_timeout(request: Request) -> e.TimeoutError:
+    return e.TimeoutError(
+        f"no whole answer within the total timeout of {request.total_timeout:g}s",
+        method=request.method,
+        url=request.url,
+    )
