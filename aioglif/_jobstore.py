@@ -242,7 +242,7 @@ class JobStore(SQLiteStore):
         # Stores of earlier versions recorded the absolute path: still recognised where it is.
         row = self.db.execute(
             "SELECT 1 FROM exports WHERE path IN (?, ?) AND sha256=?",
-            (self._export_name(path), str(path.resolve()), digest),
+            (self._export_name(path), _text(str(path.resolve())), digest),
         ).fetchone()
         return row is not None
 
@@ -252,7 +252,7 @@ class JobStore(SQLiteStore):
         Its content (the hash) is the rest of its identity, so a file put there by anyone else
         is only ever taken for ours when it holds exactly what we wrote.
         """
-        return os.path.relpath(path.resolve(), self.path.resolve().parent)
+        return _text(os.path.relpath(path.resolve(), self.path.resolve().parent))
 
     def export_rows(self) -> Iterable[dict[str, Any]]:
         cursor = self.db.execute(
@@ -318,6 +318,12 @@ class JobStore(SQLiteStore):
                     (self._export_name(out), digest, time.time()),
                 )
         return len(rows)
+
+
+def _text(name: str) -> str:
+    """A file name as SQLite can store it: one that is not UTF-8 (bytes kept by Python as lone
+    surrogates) would fail the statement, after the batch's runs were paid for."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _settle(db: Any, why: str) -> int:

@@ -200,6 +200,19 @@ def test_a_batch_whose_directory_moved_still_knows_its_own_export(
     assert "was changed since aioglif wrote it" in capsys.readouterr().err
 
 
+def test_a_results_file_whose_name_is_not_utf8_is_written(
+    fresh: Api, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A byte that is not UTF-8 in the name (Python keeps it as a lone surrogate) failed the
+    # export's record in the store after the runs were paid for: exit 2, no results file.
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a", "b"])
+    out = tmp_path / "r\udcfe.jsonl"
+    assert main(fresh.argv(inputs, out)) == 0, capfd.readouterr().err
+    assert len(lines(out)) == 2
+    assert main(fresh.argv(inputs, out)) == 0  # and it is known as ours the next time
+    assert fresh.runs_started == 2
+
+
 def test_failed_jobs_wait_for_retry_failed(
     fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
