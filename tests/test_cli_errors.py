@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import resource
@@ -234,3 +235,21 @@ def test_timeout_ends_a_drip(api: str, env: Path, capsys: pytest.CaptureFixture[
     assert code == 0, err
     after = json.loads(urllib.request.urlopen(api + "/_fake/stats").read())
     assert after["requests"] - stats["requests"] >= 2  # the dripped attempt, then the retry
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["table", "json"])
+def test_output_stdout_cannot_encode_does_not_fail_a_finished_crawl(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], json_flag: list[str]
+) -> None:
+    # A Latin-1 locale, and an --out name that is not UTF-8 (a lone surrogate in Python): the
+    # crawl finished, then printing its summary failed with exit 2, "bad arguments".
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="latin-1", errors="strict"))
+    code, err = run([*json_flag, "crawl", "--featured", "--out", "crawl\udcff\u00e9.sqlite"], capsys)
+    assert code == 0, err
+    sys.stdout.flush()
+    text = raw.getvalue().decode("latin-1")
+    if json_flag:
+        assert json.loads(text)["output"] == "crawl\udcff\u00e9.sqlite"  # JSON's escapes, valid
+    else:
+        assert "crawl\\udcff\u00e9.sqlite" in text

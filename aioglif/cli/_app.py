@@ -9,6 +9,8 @@ given leaves the top-level value alone.
 from __future__ import annotations
 
 import argparse
+import io
+import sys
 from collections.abc import Sequence
 
 from .. import __version__, _logs
@@ -105,6 +107,7 @@ def _log_level(args: argparse.Namespace) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``aioglif ARGS`` and return its exit status (argparse exits 2 itself on a usage error)."""
+    _tolerant_stdout()
     args = _parser().parse_args(argv)
 
     def command(args: argparse.Namespace) -> int:
@@ -114,3 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
 
     return run_handler(command, args)
+
+
+def _tolerant_stdout() -> None:
+    """What stdout cannot encode is written escaped, as on stderr: a glif named in emoji under a
+    Latin-1 locale, or a file name that is not UTF-8, must not fail a command that has done its
+    work (a crawl finished, a batch paid for) while it prints the summary."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and out.errors == "strict":
+        out.reconfigure(errors="backslashreplace")

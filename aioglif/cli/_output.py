@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -71,7 +72,15 @@ def stdout_is_terminal() -> bool:
 
 def emit_json(value: Any) -> None:
     """One compact JSON object (or any value) on one line, flushed: a reader sees it now."""
-    sys.stdout.write(_ENCODER.encode(value).decode() + "\n")
+    try:
+        text = _ENCODER.encode(value).decode()
+        if not text.isascii() and "utf" not in (sys.stdout.encoding or "").lower():
+            # Under a locale that is not UTF-8: JSON's own escapes, not the stream's (invalid JSON).
+            text = json.dumps(json.loads(text), separators=(",", ":"))
+    except UnicodeEncodeError:
+        # A lone surrogate (a file name that is not UTF-8) has no UTF-8: escaped, as JSON allows.
+        text = json.dumps(msgspec.to_builtins(value), separators=(",", ":"))
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
