@@ -183,14 +183,15 @@ class Listing(Generic[T]):
         self.next_to_schedule += 1
         self.p.in_flight += 1
         try:
-            slot.result = await self.p._fetch(n, self.size, slot.stats)
+            # Counted straight into the listing's counters: a page fetched in the consumer's
+            # task is never dropped unsent, so it needs no counters of its own to merge.
+            slot.result = await self.p._fetch(n, self.size, self.p.stats)
         except Exception as exc:
             slot.error = exc
         finally:
             self.p.in_flight -= 1
             slot.received = _now()
             slot.done = True
-            _merge(self.p.stats, slot.stats)
         return slot
 
     def _drop(self, slot: Slot[T]) -> None:
@@ -297,9 +298,6 @@ class Listing(Generic[T]):
         full = len(raw) >= self.size
         if full and not self.resized:
             facts.full_at = max(facts.full_at, self.size)
-        self.info[n] = PageInfo.of(
-            raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.date
-        )
         if full:
             if self.planned_end is not None and n < self.planned_end:
                 # The caller told us how many to expect: open the window to the planned pages.
@@ -315,6 +313,12 @@ class Listing(Generic[T]):
         if self.end is not None and n > self.end:
             self.p.stats.wasted += 1  # answered (empty) before the end was known
             return None
+        if not (n == self.first == self.end):
+            # What the repair after insertions compares: a listing of one page has nothing
+            # to repair, and most listings of a glif's runs are one page.
+            self.info[n] = PageInfo.of(
+                raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.date
+            )
         if self.p.ordered:
             self.next_to_yield += 1
         self.yielded_pages += 1
@@ -356,7 +360,8 @@ class Listing(Generic[T]):
                     continue
                 items.append(item)
                 entries.append((k, c))
-        seen.add_page(number, entries)
+        if not (number == self.first == self.end):
+            seen.add_page(number, entries)  # (a listing of one page asks nothing of it again)
         if self.remaining is not None:
             items = items[: self.remaining]
             self.remaining -= len(items)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._sender import Stats
@@ -52,7 +52,6 @@ Fetch = Callable[[int, int, Stats], Awaitable[Fetched[T]]]
 Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 
 
-_COUNTERS = tuple(f.name for f in fields(Stats))
 # When a page was asked for and answered, compared only with other pages' times: the plain
 # monotonic clock (what the asyncio loop's time is) without a lookup of the async backend.
 now = time.monotonic
@@ -61,5 +60,12 @@ now = time.monotonic
 def merge(into: Stats, part: Stats) -> None:
     if not part.requests and not part.errors:
         return  # nothing was sent: every counter is still 0
-    for name in _COUNTERS:
-        setattr(into, name, getattr(into, name) + getattr(part, name))
+    # Field by field, not by name through getattr/setattr: a merge per page.
+    into.requests += part.requests
+    into.retries += part.retries
+    into.rate_limited += part.rate_limited
+    into.errors += part.errors
+    into.redirects += part.redirects
+    into.bytes_received += part.bytes_received
+    into.limiter_seconds += part.limiter_seconds
+    into.network_seconds += part.network_seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -37,6 +38,9 @@ __all__ = ["Sender", "Stats"]
 
 T = TypeVar("T")
 log = logging.getLogger("aioglif")
+# The event loop's clock (asyncio's ``loop.time()`` is ``time.monotonic()``), read without a
+# lookup of the async backend: several reads a request.
+_now = time.monotonic
 
 
 @dataclass
@@ -127,10 +131,10 @@ class Sender:
     @property
     def paused_for(self) -> float:
         """Seconds left of the pause a 429 imposed on every request of this client."""
-        return max(0.0, self._pause_until - anyio.current_time())
+        return max(0.0, self._pause_until - _now())
 
     def pause(self, seconds: float) -> None:
-        now = anyio.current_time()
+        now = _now()
         self._pause_until = max(self._pause_until, now + seconds)
         self._probe_next = True
         if self.adaptive is not None:
@@ -161,7 +165,7 @@ class Sender:
         """
         policy = retry or self._settings.retry
         sinks = (self.stats,) if stats is None else (self.stats, stats)
-        start = anyio.current_time()
+        start = _now()
         deadline = start + policy.max_elapsed
         for attempt in range(1, policy.attempts + 1):
             try:
@@ -174,7 +178,7 @@ class Sender:
                 if not should_retry(err, safety):
                     raise
                 wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
-                if not policy.allows(attempt, anyio.current_time() - start, wait):
+                if not policy.allows(attempt, _now() - start, wait):
                     raise
                 _bump(sinks, "retries")
                 log.info(
@@ -211,7 +215,7 @@ class Sender:
         except anyio.WouldBlock:
             await slots.acquire()
         try:
-            waited = anyio.current_time()
+            waited = _now()
             if self._probe is None and not self._probe_next and self._pause_until <= waited:
                 probe = None
             else:
@@ -219,13 +223,13 @@ class Sender:
             try:
                 if self._limiter is not None:
                     await self._limiter.acquire()
-                    sent = anyio.current_time()
+                    sent = _now()
                 else:
                     sent = waited
                 try:
                     resp = await self._send(method, url, params, payload, run_timeouts, sinks, timeouts)
                 finally:
-                    now = anyio.current_time()
+                    now = _now()
                     for sink in sinks:
                         sink.limiter_seconds += sent - waited
                         sink.network_seconds += now - sent
@@ -283,7 +287,7 @@ class Sender:
     def _adapt(self, status: int, sent: float, probe: bool) -> None:
         # A probe's 429 says the pause was too short, not that the pace is too fast.
         if self.adaptive is not None and (status != 429 or not probe):
-            now = anyio.current_time()
+            now = _now()
             if status == 429:
                 changed = self.adaptive.on_rate_limited(now, sent)
             else:
@@ -294,7 +298,7 @@ class Sender:
     async def _wait_for_pause(self, method: str, url: str, deadline: float) -> anyio.Event | None:
         """Wait out the client's pause; the first request after one is its probe (returned)."""
         while True:
-            left = self._pause_until - anyio.current_time()
+            left = self._pause_until - _now()
             if left > 0:
                 if self._pause_until > deadline:
                     raise e.RateLimitedError(

@@ -13,10 +13,9 @@ the request's caps: past ``total_timeout`` it raises :class:`~aioglif.TimeoutErr
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
-import anyio
 
 from . import _errors as e
 
@@ -46,15 +45,19 @@ class AiohttpWire:
         self._user_agent = user_agent
         self._session = session
         self._owns_session = session is None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     async def open(self) -> None:
         # A session belongs to the running event loop: made here, not earlier.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout(self._read),
+                timeout=self._timeout(self._read, None),
                 # As many pooled connections as requests may be in flight: nobody waits for the pool.
                 connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=0),
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                # The API authenticates by token, never by cookie: no jar to fill and filter on
+                # every request.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:
@@ -62,38 +65,51 @@ class AiohttpWire:
             await self._session.close()
         self._session = None
 
-    def _timeout(self, read: float | None) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self._connect, sock_read=read)
+    def _timeout(self, read: float | None, total: float | None) -> aiohttp.ClientTimeout:
+        # Made once per pair: requests share a handful of them.
+        timeout = self._timeouts.get((read, total))
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=total, connect=None, sock_connect=self._connect, sock_read=read
+            )
+            self._timeouts[(read, total)] = timeout
+        return timeout
 
     async def send(self, request: Request) -> Response:
         if self._session is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
-        extra: dict[str, Any] = {}
-        if request.read_timeout is not None:
-            extra["timeout"] = self._timeout(request.read_timeout)
-        # The whole attempt under one deadline: aiohttp's own timeouts are between bytes.
-        with anyio.move_on_after(request.total_timeout):
-            try:
-                async with self._session.request(
-                    request.method,
-                    request.url,
-                    params=request.params,
-                    data=request.content,
-                    headers=request.headers,
-                    allow_redirects=False,
-                    **extra,
-                ) as resp:
-                    body = await _read(resp, request)
-                    return Response(resp.status, resp.headers, body, str(resp.url))
-            except aiohttp.ConnectionTimeoutError as exc:
-                raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
-            except asyncio.TimeoutError as exc:
-                raise _wrap(e.TimeoutError, exc, request) from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise _wrap(e.ConnectError, exc, request) from exc
-            except aiohttp.ClientError as exc:
-                raise _wrap(e.TransportError, exc, request) from exc
-        raise total_timeout(request)
+        read = self._read if request.read_timeout is None else request.read_timeout
+        params = request.params
+        try:
+            # The whole attempt under one deadline, aiohttp's own ``total``: from sending to the
+            # last byte of the body (the body's reads run under the same timer); ``sock_read``
+            # is between bytes.
+            async with self._session.request(
+                request.method,
+                request.url,
+                params=params,
+                data=request.content,
+                headers=request.headers,
+                allow_redirects=False,
+                timeout=self._timeout(read, request.total_timeout),
+            ) as resp:
+                body = await _read(resp, request)
+                # No redirect is followed here: the answer came from the URL asked, so no new
+                # string is made unless a query was added to it.
+                url = request.url if not params else str(resp.url)
+                return Response(resp.status, resp.headers, body, url)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
+        except aiohttp.ServerTimeoutError as exc:
+            raise _wrap(e.TimeoutError, exc, request) from exc
+        except asyncio.TimeoutError as exc:
+            if request.total_timeout is not None:
+                raise total_timeout(request) from exc
+            raise _wrap(e.TimeoutError, exc, request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _wrap(e.ConnectError, exc, request) from exc
+        except aiohttp.ClientError as exc:
+            raise _wrap(e.TransportError, exc, request) from exc
 
 
 async def _read(resp: aiohttp.ClientResponse, request: Request) -> bytes:

@@ -103,10 +103,16 @@ class AsyncPaginator(Generic[T]):
             await listing.aclose()
 
     async def __aiter__(self) -> AsyncGenerator[T, None]:
-        async with aclosing(self.pages()) as pages:
-            async for page in pages:
+        # The listing driven here, not through ``pages()``: one generator per listing, not two.
+        if self.expected == 0:
+            return
+        listing = Listing(self)
+        try:
+            while (page := await listing.next_page()) is not None:
                 for item in page.items:
                     yield item
+        finally:
+            await listing.aclose()
 
     async def first_page(self) -> Page[T]:
         """The first page alone: one request (two while the client does not know yet whether

@@ -312,3 +312,15 @@ async def test_closing_the_client_mid_listing_ends_the_listing(server: FakeGlifS
     await pages.aclose()
     assert listing.in_flight == 0
     server.gate.open()
+
+
+def test_merging_counters_adds_every_field() -> None:
+    from dataclasses import fields
+
+    from aioglif._page import merge
+    from aioglif._sender import Stats
+
+    part = Stats(**{f.name: i + 1 for i, f in enumerate(fields(Stats))})
+    into = Stats(**{f.name: 10 for f in fields(Stats)})
+    merge(into, part)
+    assert [getattr(into, f.name) for f in fields(Stats)] == [10 + i + 1 for i in range(len(fields(Stats)))]
