@@ -375,8 +375,27 @@ def main() -> None:
         help="length of each limiter-shape crawl at the limit (default 75; 15 with --quick)",
     )
     parser.add_argument("--limit-parallel", type=int, default=3, help="limiter-shape crawls at once")
+    parser.add_argument(
+        "--limit-case",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="limiter-shape cases to run (default all; keys: python -m benchmarks.limits)",
+    )
+    parser.add_argument(
+        "--limit-told",
+        choices=("yes", "no", "both"),
+        default="both",
+        help="limiter-shape crawls told the limit, not told, or both (default)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "latest.md", help="where to write the tables")
     args = parser.parse_args()
+    if args.limit_case:
+        from . import limits
+
+        unknown = sorted(set(args.limit_case) - set(limits.keys()))
+        if unknown:
+            parser.error(f"unknown --limit-case {', '.join(unknown)}; choose from {', '.join(limits.keys())}")
     sizes = QUICK if args.quick else FULL
     for name in list(CONTENDERS):
         if name not in args.contenders:
@@ -428,7 +447,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             seconds = args.limit_seconds or (15.0 if args.quick else 75.0)
             sections.append(
-                limits.report(seconds, Path(tmp), fake_server, control, _in_child, args.limit_parallel)
+                limits.report(
+                    seconds,
+                    Path(tmp),
+                    fake_server,
+                    control,
+                    _in_child,
+                    args.limit_parallel,
+                    tuple(args.limit_case),
+                    args.limit_told,
+                )
             )
         print(sections[-1], flush=True)
     if "dispatch" in wanted:
