@@ -15,7 +15,13 @@ it set, the successes between two 429s, and the time the client spent paused bet
   back quickly to what got through while the client was *sending* (a fixed window's quota or a
   strict spacing is lost while it waits), and then creeps up by a small fraction each clean
   second, so that 429s stay rare (each one pauses the whole client) while a limit that was
-  raised is found again.
+  raised is found again. The rate grows only while the client sends at it: a rate nobody
+  used says nothing, and would be a burst the day the work comes back.
+- A server may cap the requests *being answered* instead (a concurrency cap). Its 429s come
+  at a number of requests in flight that the successes almost never reached, at any pace:
+  such a 429 lowers ``window`` (the requests the sender lets out at once) below that number
+  and leaves the rate alone. The window grows back by one when it was full and clean for a
+  while; a number that was refused before is tried again only after a longer and longer wait.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ __all__ = ["AdaptiveRate"]
 class AdaptiveRate:
     rate: float = 10.0
     floor: float = 0.5
-    growth: float = 1.5  # slow start: the factor per clean second before any 429
+    growth: float = 1.3  # slow start: the factor per clean second before any 429
     backoff: float = 0.93  # at an event, at most this fraction of the rate
     margin: float = 0.97  # ... and at most this fraction of the pace measured before it
     # Then this fraction of the rate added per clean second: slow, because every 429 also
     # costs a pause of the whole client, and a limit is met again only every 1/probe seconds.
     probe: float = 0.003
+    near: float = 0.98  # climbing back goes quickly no further than this fraction of the last 429's rate
+    careful: float = 0.3  # ... then the probe is this much slower until that rate is passed
     recovery: float = 1.25  # per clean second, back up to the last believable estimate
     reach: float = 1.15  # ... no further above the drop than this, after a mostly paused stretch
     # Successes an estimate must rest on to be believed.
@@ -44,11 +52,23 @@ class AdaptiveRate:
     # A rate the caller told: never gone above, and no slow start (it begins there). Without
     # 429s it is kept exactly; after one it is the most the controller climbs back to.
     cap: float | None = None
+    told_margin: float = 0.99  # after a 429 at a rate told, the cap is this fraction of it
+    told_backoff: float = 0.97  # ... and the rate steps back to this fraction for a while
     ceiling: float | None = None  # the rate at the last event
     estimate: float | None = None  # the last believable measure of the server's pace
     _changed_at: float | None = None
     _event_at: float | None = None
+    _first_event_at: float | None = None
+    long: float = 1.02  # no climbing back further above the pace of the last 30 s, pauses included
     _seconds: deque[list[float]] = field(default_factory=deque)  # [second, successes] of 60 s
+    _since_change: int = 0  # successes since the rate last changed
+    # The most requests in flight at once (None: as many as the client allows). Successes by
+    # the number in flight when they were sent (decayed by second) tell a cap on them apart.
+    window: int | None = None
+    window_wait: float = 30.0  # clean seconds before a number once refused is tried again
+    _levels: list[float] = field(default_factory=lambda: [0.0] * 65)
+    _window_at: float = -math.inf
+    _window_refused: int | None = None
     _pauses: deque[list[float]] = field(default_factory=deque)  # [start, end] of 60 s
 
     def on_pause(self, now: float, seconds: float) -> None:
@@ -68,20 +88,49 @@ class AdaptiveRate:
         paused = sum(max(0.0, min(b, now) - max(a, start)) for a, b in self._pauses)
         return n, now - start - paused
 
-    def on_rate_limited(self, now: float, sent_at: float | None = None) -> float | None:
-        """A 429 arrived for a request sent at ``sent_at``: the new rate, or None if the request
-        left before the last decrease (the same event as that one)."""
+    def _window_event(self, now: float, in_flight: int) -> bool:
+        """Whether a 429 of a request sent with ``in_flight`` answers outstanding (itself
+        included) is a cap on requests in flight; if so the window is lowered below it."""
+        if in_flight < 2 or in_flight >= len(self._levels):
+            return False
+        if self.window is not None and in_flight > self.window:
+            return True  # sent before the window was lowered: the same event
+        total = sum(self._levels)
+        if total < 20 or sum(self._levels[in_flight:]) >= 0.05 * total:
+            return False  # the successes reach this number as often: the pace, not the number
+        if self._window_refused == in_flight:
+            self.window_wait = min(self.window_wait * 2, 300.0)
+        self._window_refused = in_flight
+        self.window, self._window_at = in_flight - 1, now
+        return True
+
+    def on_rate_limited(self, now: float, sent_at: float | None = None, in_flight: int = 1) -> float | None:
+        """A 429 arrived for a request sent at ``sent_at`` with ``in_flight`` requests out (itself
+        included): the new rate, or None if the request left before the last decrease (the same
+        event as that one) or the 429 was of a cap on requests in flight (see ``window``)."""
+        if self._window_event(now, in_flight):
+            return None
         if self._event_at is not None:
             if sent_at is not None and sent_at < self._event_at:
                 return None
             if sent_at is None and now - self._event_at < 1.0:
                 return None  # no send time: 429s within a second of an event are that event
         new = self.rate * self.backoff
-        if self._event_at is not None:
+        if self.cap is not None:
+            # A rate told is about right: a 429 at it says the server counts a little more
+            # strictly than the client paces (arrivals bunch up on the way). A little lower
+            # for good, and a short step back below that.
+            self.cap = max(self.cap * 0.95, min(self.cap, self.rate * self.told_margin))
+            new = self.rate * self.told_backoff
+        elif self._event_at is not None:
             # Slow start's own history says nothing of the server's pace; since the first 429
             # the server has been pushed to its limit, so what got through is its pace.
             since = max(self._event_at, now - 30.0)
             n, active = self._measured(now, since)
+            recent, sending = self._measured(now, now - 2.0)
+            if (n < self.min_between or active < 0.5) and recent >= self.min_between and sending >= 1.0:
+                # Too soon after the last 429 to judge since then: the last seconds' pace.
+                new = min(new, recent / sending * self.margin)
             if n >= self.min_between and active >= 0.5:
                 # Over the whole time, pauses included, the pace is a floor (a bucket filled
                 # up while the client paused); over the time it was sending, a ceiling (a
@@ -89,32 +138,62 @@ class AdaptiveRate:
                 # floor at once, then climb back quickly as far as the ceiling.
                 elapsed = max(1e-9, now - math.floor(since))
                 floor = max(self.rate / 4, min(new, n / elapsed * self.margin))
-                self.estimate = min(n / active * self.margin, new)
+                self.estimate = min(n / active * self.margin, self.rate * self.near)
                 if active < elapsed / 2 and elapsed - active > 2.0:
                     # Paused most of the time: the pace while sending was a window's quota
                     # spent at once, not a pace to climb back to.
                     self.estimate = min(self.estimate, floor * self.reach)
+                assert self._first_event_at is not None
+                start = max(self._first_event_at, now - 30.0)
+                if now - start >= 15.0:
+                    # Over a long stretch, pauses and all, what got through is what the server
+                    # allows (a window's quota spent early, then a pause, averages out).
+                    total, _ = self._measured(now, start)
+                    self.estimate = min(self.estimate, total / (now - math.floor(start)) * self.long)
                 new = floor
+        if self._first_event_at is None:
+            self._first_event_at = now
         self.ceiling = self.rate
         self.rate = max(self.floor, new)
         self._changed_at = self._event_at = now
+        self._since_change = 0
         return self.rate
 
-    def on_success(self, now: float) -> float | None:
-        """A request went through: the new rate once a clean second has passed, else None."""
+    def on_success(self, now: float, in_flight: int = 1) -> float | None:
+        """A request sent with ``in_flight`` requests out (itself included) went through: the
+        new rate once a clean second has passed, else None."""
         second = math.floor(now)
         hist = self._seconds
+        levels = self._levels
         if hist and hist[-1][0] == second:
             hist[-1][1] += 1
         else:
+            if hist:  # a new second: older counts weigh less (a half-life of about 14 s)
+                decay = 0.95 ** min(second - hist[-1][0], 100)
+                for i, n in enumerate(levels):
+                    if n:
+                        levels[i] = n * decay
             hist.append([second, 1])
             while hist[0][0] < second - 60:
                 hist.popleft()
+        levels[min(in_flight, len(levels) - 1)] += 1
+        window = self.window
+        if window is not None and in_flight >= window:
+            # The window was full: one more, soon below a number refused, rarely at or above it.
+            refused = self._window_refused
+            wait = self.window_wait if refused is not None and window + 1 >= refused else 1.0
+            if now - self._window_at >= wait:
+                self.window, self._window_at = window + 1, now
+        self._since_change += 1
         if self._changed_at is None:
             self._changed_at = now
             return None
         elapsed = now - self._changed_at
         if elapsed < 1.0:
+            return None
+        if self._since_change < 0.5 * self.rate * elapsed:
+            # Not sent at this rate (the work ran short, or the window held it back): no growth.
+            self._changed_at, self._since_change = now, 0
             return None
         factor = min(elapsed, 5.0)
         before = self.rate
@@ -123,8 +202,13 @@ class AdaptiveRate:
         elif self.estimate is not None and self.rate < self.estimate:
             self.rate = min(self.estimate, self.rate * self.recovery**factor)
         else:
-            self.rate *= 1.0 + self.probe * factor
+            # Close below the rate of the last 429 slowly, since the 429 will come again
+            # there; elsewhere at the probe's pace (above it: a limit raised).
+            step = self.probe
+            if self.ceiling is not None and 0.95 * self.ceiling <= self.rate < self.ceiling:
+                step *= self.careful
+            self.rate *= 1.0 + step * factor
         if self.cap is not None:
             self.rate = min(self.rate, self.cap)
-        self._changed_at = now
+        self._changed_at, self._since_change = now, 0
         return self.rate if self.rate != before else None

@@ -28,6 +28,7 @@ from ._protocol import (
     should_retry,
     status_error,
 )
+from ._quota import Quota
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE
 from ._retry import RetryPolicy, Safety
@@ -99,6 +100,14 @@ class Sender:
         self._strikes = 0  # 429s in a row, client-wide
         self._header_cache: dict[tuple[str, bool], dict[str, str]] = {}
         self._probe: anyio.Event | None = None
+        # Requests on the wire, and an event for those waiting for one of them to end when the
+        # adaptive window (a server's cap on requests in flight) is full.
+        self._on_wire = 0
+        self._wire_free: anyio.Event | None = None
+        # What X-RateLimit-* headers say is left of a window's quota, and the pace that spends
+        # it evenly (None: no such headers, or a quota that refills like a bucket).
+        self._quota = Quota()
+        self._quota_pace: float | None = None
         self._rng = random.Random()
         self.stats = Stats()
 
@@ -116,6 +125,8 @@ class Sender:
 
     def _set_rate(self, rate: float) -> None:
         # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
+        if self._quota_pace is not None:
+            rate = min(rate, self._quota_pace)
         if isinstance(self._limiter, _AdjustableLimiter):
             self._limiter.set_rate(rate)
         elif self.adaptive is not None:
@@ -226,13 +237,36 @@ class Sender:
                     sent = _now()
                 else:
                     sent = waited
+                adaptive = self.adaptive
+                if adaptive is not None and adaptive.window is not None:
+                    while self._on_wire >= adaptive.window:
+                        if self._wire_free is None:
+                            self._wire_free = anyio.Event()
+                        await self._wire_free.wait()
+                    sent = _now()
+                if adaptive is not None and self._quota.seen:
+                    left = self._quota.wait(_now())
+                    if left > 0:
+                        # The quota is spent until its reset (a later answer can only say so
+                        # again: a new window's first answer comes after this sleep).
+                        await anyio.sleep(left)
+                    sent = _now()
+                    self._quota.on_send(sent)
+                self._on_wire += 1
+                level = self._on_wire
                 try:
                     resp = await self._send(method, url, params, payload, run_timeouts, sinks, timeouts)
                 finally:
+                    self._on_wire -= 1
+                    if self._wire_free is not None:
+                        self._wire_free.set()
+                        self._wire_free = None
                     now = _now()
                     for sink in sinks:
                         sink.limiter_seconds += sent - waited
                         sink.network_seconds += now - sent
+                if adaptive is not None:
+                    self._observe_quota(resp)
                 if resp.status == 429:
                     # Pause before the waiters are let go, so that they wait again. Each probe
                     # that meets a 429 again pauses one backoff step longer; the 429s of
@@ -260,10 +294,10 @@ class Sender:
                 # A 200 whose body says "rate limited" (the Simple API's way): a 429 by another name.
                 self._strikes = self._strikes + 1 if probe is not None else max(self._strikes, 1)
                 self.pause(self._settings.retry.pause(self._strikes, None))
-                self._adapt(429, sent, probe is not None)
+                self._adapt(429, sent, probe is not None, level)
                 _bump(sinks, "rate_limited")
                 raise
-            self._adapt(status, sent, probe is not None)
+            self._adapt(status, sent, probe is not None, level)
             if on_headers is not None:
                 on_headers(resp.headers)
             capture = CAPTURE.get()
@@ -271,7 +305,7 @@ class Sender:
                 headers = redacted_headers(resp.headers, self._secret)
                 capture.append(Response(status, headers, body, resp.url))
             return result
-        self._adapt(status, sent, probe is not None)
+        self._adapt(status, sent, probe is not None, level)
         if status == 429:
             _bump(sinks, "rate_limited")
         raise status_error(
@@ -284,14 +318,21 @@ class Sender:
             headers=resp.headers,
         )
 
-    def _adapt(self, status: int, sent: float, probe: bool) -> None:
+    def _observe_quota(self, resp: Response) -> None:
+        pace = self._quota.observe(resp.headers, _now(), time.time(), self._on_wire)
+        if pace != self._quota_pace:
+            self._quota_pace = pace
+            if self.adaptive is not None:
+                self._set_rate(self.adaptive.rate)
+
+    def _adapt(self, status: int, sent: float, probe: bool, in_flight: int) -> None:
         # A probe's 429 says the pause was too short, not that the pace is too fast.
         if self.adaptive is not None and (status != 429 or not probe):
             now = _now()
             if status == 429:
-                changed = self.adaptive.on_rate_limited(now, sent)
+                changed = self.adaptive.on_rate_limited(now, sent, in_flight)
             else:
-                changed = self.adaptive.on_success(now)
+                changed = self.adaptive.on_success(now, in_flight)
             if changed is not None:
                 self._set_rate(changed)
 

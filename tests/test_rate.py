@@ -9,50 +9,100 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from typing import Any
 
+import anyio
 import pytest
 
+from aioglif._quota import Quota
 from aioglif._rate import AdaptiveRate
 from aioglif._retry import RetryPolicy
-from aioglif.testing._limits import make_limiter
+from aioglif.testing import FakeData, FakeGlifServer, MemoryWire
+from aioglif.testing._faults import Faults
+from aioglif.testing._limits import make_limiter, rate_limit_headers
+
+from .conftest import make_client
 
 LIMIT = 20.0
 
 
-def crawl(shape: str, seconds: float, **kw: float) -> tuple[float, float]:
-    """Share of the limit reached and share of requests answered 429 for ``seconds × LIMIT`` requests."""
-    rng = random.Random(1)
-    limiter = make_limiter(shape, LIMIT, **kw)  # type: ignore[arg-type]
-    rate, policy = AdaptiveRate(), RetryPolicy()
+def crawl(
+    shape: str,
+    seconds: float,
+    *,
+    told: float | None = None,
+    latency: tuple[float, float] = (0.01, 0.02),
+    jitter: float = 0.004,
+    slots: int = 16,
+    seed: int = 1,
+    retry_after: str = "seconds",
+    cap: int | None = None,
+    headers: bool = False,
+    **kw: float,
+) -> tuple[float, float]:
+    """Share of the limit reached and share of requests answered 429 for ``seconds × LIMIT`` requests.
+
+    The sender as it behaves: ``slots`` requests at most, paced at the controller's rate (one
+    every 1/rate seconds, no burst), at most ``window`` on the wire; a 429 pauses everyone for
+    its Retry-After (at least a backoff step), then one probe goes alone. Each request reaches
+    the server up to ``jitter`` late; a refusal is answered at once, the rest after ``latency``.
+    """
+    rng = random.Random(seed)
+    # A concurrency cap of ``cap`` requests being answered at once: LIMIT a second at most
+    # when the latency is cap / LIMIT.
+    limiter = make_limiter(shape, LIMIT if cap is None else cap, **kw)  # type: ignore[arg-type]
+    rate = AdaptiveRate() if told is None else AdaptiveRate(rate=told, cap=told)
+    policy = RetryPolicy()
     work = pending = int(seconds * LIMIT)
     t = next_send = pause_until = 0.0
-    done = sent = limited = strikes = 0
+    done = sent = limited = strikes = on_wire = 0
     probing = probe_out = False
-    answers: list[tuple[float, bool, float, bool, float]] = []  # (at, ok, sent, probe, wait)
+    # (at, kind, ok, sent, probe, wait, in flight): kind 0 an answer, 1 the server's release
+    events: list[tuple[float, int, bool, float, bool, float, int, dict[str, str]]] = []
+    quota, pace = Quota(), math.inf  # X-RateLimit-* as the sender reads them, when sent
     while done < work:
-        send_at = max(next_send, pause_until) if pending and not probe_out else math.inf
-        if send_at <= (answers[0][0] if answers else math.inf):
+        window = min(slots, rate.window or slots)
+        ready = pending and not probe_out and on_wire < window
+        send_at = max(next_send, pause_until, t) if ready else math.inf
+        if send_at < math.inf and quota.seen:
+            send_at += quota.wait(send_at)
+        if send_at <= (events[0][0] if events else math.inf):
             t = send_at
-            arrive = t + rng.uniform(0, 0.004)
+            if quota.seen:
+                quota.on_send(t)
+            arrive = t + rng.uniform(0, jitter)
             verdict = limiter.admit(arrive)
-            latency = 0.01 + rng.uniform(0, 0.01) if verdict.allowed else 0.001
-            heapq.heappush(answers, (arrive + latency, verdict.allowed, t, probing, verdict.wait))
+            said = rate_limit_headers(verdict) if headers else {}
+            on_wire += 1
+            if verdict.allowed:
+                end = arrive + rng.uniform(*latency)
+                heapq.heappush(events, (end, 1, True, t, False, 0.0, 0, said))
+                heapq.heappush(events, (end + 0.0005, 0, True, t, probing, 0.0, on_wire, said))
+            else:
+                heapq.heappush(events, (arrive + 0.001, 0, False, t, probing, verdict.wait, on_wire, said))
             probe_out, probing = probing, False
-            pending, sent, next_send = pending - 1, sent + 1, t + 1.0 / rate.rate
+            pending, sent, next_send = pending - 1, sent + 1, t + 1.0 / min(rate.rate, pace)
             continue
-        t, ok, sent_at, probe, wait = heapq.heappop(answers)
+        t, kind, ok, sent_at, probe, wait, level, said = heapq.heappop(events)
+        if kind == 1:
+            limiter.release()
+            continue
+        on_wire -= 1
+        if said:
+            pace = quota.observe(said, t, t, on_wire) or math.inf
         probe_out = probe_out and not probe
         if ok:
             done, strikes = done + 1, 0
-            rate.on_success(t)
+            rate.on_success(t, level)
             continue
         limited, pending = limited + 1, pending + 1
         strikes = strikes + 1 if probe else max(strikes, 1)
-        pause = policy.pause(strikes, max(1, math.ceil(wait)))
+        advice = None if retry_after == "none" else max(1, math.ceil(wait))
+        pause = policy.pause(strikes, advice)
         pause_until, probing = max(pause_until, t + pause), True
         rate.on_pause(t, pause)
         if not probe:
-            rate.on_rate_limited(t, sent_at)
+            rate.on_rate_limited(t, sent_at, level)
     return done / t / LIMIT, limited / sent
 
 
@@ -63,12 +113,83 @@ def crawl(shape: str, seconds: float, **kw: float) -> tuple[float, float]:
         ("sliding", {"window": 10.0}, 0.9),
         # Every 429 comes at a window's end with "Retry-After: 1": the next window is lost.
         ("fixed", {"window": 1.0}, 0.85),
+        # The headers say what is left of each window: only the first window costs 429s.
+        ("fixed", {"window": 10.0, "retry_after": "none", "headers": True}, 0.95),
+        # Two answered at once in 100 ms: the window of requests in flight finds the 2.
+        ("concurrency", {"cap": 2, "latency": (0.1, 0.1)}, 0.9),
     ],
 )
-def test_an_unknown_limit_is_found_without_many_429s(shape: str, kw: dict[str, float], least: float) -> None:
+def test_an_unknown_limit_is_found_without_many_429s(shape: str, kw: dict[str, Any], least: float) -> None:
     share, limited = crawl(shape, 75, **kw)
     assert share >= least
     assert limited < 0.01
+
+
+def test_a_cap_on_requests_in_flight_lowers_the_window_not_the_rate() -> None:
+    rate = AdaptiveRate(rate=30.0)
+    t = 0.0
+    for i in range(200):  # two in flight at most, as a server with a cap of 2 lets through
+        t += 1 / 30
+        rate.on_success(t, in_flight=1 + i % 2)
+    before = rate.rate
+    assert rate.on_rate_limited(t, sent_at=t - 0.01, in_flight=3) is None
+    assert rate.window == 2 and rate.rate == before
+    for _ in range(40):  # full and clean, but 3 was refused: not tried again soon
+        t += 1 / 30
+        rate.on_success(t, in_flight=2)
+    assert rate.window == 2
+    t += rate.window_wait
+    rate.on_success(t, in_flight=2)
+    assert rate.window == 3
+    # A 429 at a number the successes reach as often is the pace's: the rate drops.
+    assert rate.on_rate_limited(t + 1, sent_at=t + 0.9, in_flight=2) is not None
+
+
+def _said(quota: Quota, shape: str, **kw: float) -> list[str | None]:
+    """The kinds the quota takes from the headers of ``shape`` at a steady 19 a second, a
+    pause of 3 s in the middle."""
+    limiter = make_limiter(shape, LIMIT, **kw)  # type: ignore[arg-type]
+    times = [i / 19 for i in range(400)] + [24 + i / 19 for i in range(400)]
+    kinds = []
+    for t in times:
+        quota.on_send(t)
+        quota.observe(rate_limit_headers(limiter.admit(t)), t + 0.01, 0.0, 0)
+        kinds.append(quota.kind)
+    return kinds
+
+
+@pytest.mark.parametrize(
+    ("shape", "kw"),
+    [
+        ("fixed", {"window": 10.0}),
+        ("bucket", {"burst": 20}),
+        ("bucket", {"burst": 1}),  # always 0 left, its reset a second away
+        ("sliding", {"window": 10.0}),  # refills as its oldest requests leave
+    ],
+)
+def test_only_a_fixed_windows_headers_are_obeyed(shape: str, kw: dict[str, float]) -> None:
+    quota = Quota()
+    kinds = _said(quota, shape, **kw)
+    if shape == "fixed":
+        assert kinds[-1] == "window" and quota.windowed
+    else:
+        assert "window" not in kinds and not quota.windowed and quota.wait(0.0) == 0.0
+
+
+def test_a_window_spent_waits_for_its_reset_and_a_reset_as_a_unix_time() -> None:
+    quota = Quota()
+    quota.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "2"}, 0.0, 0.0, 0)
+    quota.observe({"X-RateLimit-Remaining": "100", "X-RateLimit-Reset": "10"}, 2.0, 0.0, 0)
+    assert quota.windowed  # more left, and the reset moved later: a new window
+    unix = {"X-RateLimit-Remaining": "50", "X-RateLimit-Reset": "1700000005"}
+    pace = quota.observe(unix, 7.0, 1_700_000_000.0, 1)
+    assert pace == pytest.approx(49 / 5)  # what is left (one more is out) over the time to the reset
+    for _ in range(49):
+        quota.on_send(7.5)
+    assert quota.wait(7.5) == pytest.approx(4.5)  # spent: not one more before the reset
+    quota.on_send(12.0)
+    assert quota.wait(12.0) == 0.0
+    assert quota.observe({"X-RateLimit-Remaining": "x", "X-RateLimit-Reset": "1"}, 12.0, 0.0, 0) is None
 
 
 def test_429s_of_requests_sent_before_a_decrease_are_one_event() -> None:
@@ -82,11 +203,35 @@ def test_429s_of_requests_sent_before_a_decrease_are_one_event() -> None:
 
 def test_a_rate_told_is_kept_until_a_429_and_never_exceeded_after() -> None:
     rate = AdaptiveRate(rate=20.0, cap=20.0)
-    for t in range(1, 30):
-        assert rate.on_success(float(t)) is None  # no slow start, no probing past the cap
+    for i in range(1, 600):
+        assert rate.on_success(i / 20) is None  # no slow start, no probing past the cap
     assert rate.rate == 20.0
     lower = rate.on_rate_limited(30.0, sent_at=29.9)
     assert lower is not None and lower < 20.0
-    for t in range(31, 400):
-        rate.on_success(float(t))
-    assert rate.rate == 20.0  # climbed back, and no further
+    t = 30.0
+    while t < 400:
+        t += 1 / rate.rate
+        rate.on_success(t)
+    # Climbed back, and no further than a hair below the rate told: a 429 at it says the
+    # server counts a little more strictly than the client paces.
+    assert rate.rate == rate.cap == pytest.approx(20.0 * 0.99)
+
+
+@pytest.mark.anyio
+async def test_the_sender_keeps_no_more_in_flight_than_the_window() -> None:
+    server = FakeGlifServer(FakeData.generate(seed=7, users=4, glifs=30, runs=0, spheres=0))
+    server.faults = Faults(limiter="concurrency", rate_limit=2, latency=0.01)
+    ids = [glif["id"] for glif in server.data.public_glifs]
+    async with make_client(server, wire=MemoryWire(server), rate=1000.0, max_in_flight=8) as client:
+        adaptive = client._sender.adaptive
+        assert adaptive is not None
+        now = anyio.current_time()
+        for i in range(40):  # as a 429 at three in flight, after successes at one and two, leaves it
+            adaptive.on_success(now, in_flight=1 + i % 2)
+        adaptive.on_rate_limited(now, now, in_flight=3)
+        assert adaptive.window == 2
+        async with anyio.create_task_group() as tg:
+            for glif in ids * 2:
+                tg.start_soon(client.get_glif, glif)
+        assert client.stats.rate_limited == 0
+    assert server.peak_in_flight == 2
