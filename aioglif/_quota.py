@@ -45,6 +45,7 @@ class Quota:
     reset_at: float = 0.0  # the latest the current quota can be whole again
     kind: str | None = None  # "window" once a reset was seen, "bucket" once a refill was
     seen: bool = False  # whether any answer carried the headers
+    _said: int | None = None  # the last answer's Remaining
 
     @property
     def windowed(self) -> bool:
@@ -56,21 +57,25 @@ class Quota:
         """Read an answer's headers (``wall``: the Unix time, for a reset given as one); the
         pace that spends what is left evenly until the reset, or None (no advice)."""
         remaining = _number(headers, _REMAINING)
+        if remaining is None:
+            return None  # (most servers: checked first, so that it costs one or two lookups)
         reset = _number(headers, _RESET)
-        if remaining is None or reset is None:
+        if reset is None:
             return None
         if reset > 1e8:  # a Unix time, not a delay
             reset = max(0.0, reset - wall)
         self.seen = True
         # The requests still out may have been counted after this answer or not: count them
         # as spent.
-        left = int(remaining) - others_in_flight
+        said = int(remaining)
+        left = said - others_in_flight
         reset_at = now + reset
-        if self.left is not None and left > self.left + 1 and self.kind != "bucket":
+        last, self._said = self._said, said
+        # Answers out of order can say more left than the one before by as many as were out.
+        if last is not None and said > last + others_in_flight + 1 and self.kind != "bucket":
             # More left than before. A new window, if it came when the last one was due to end
             # and its reset lies later. Otherwise the quota refills as it goes (a bucket, a
-            # sliding window): such a one stays so (answers out of order look like a rise
-            # too), and its headers are never worth obeying.
+            # sliding window): such a one stays so, and its headers are never worth obeying.
             due = now >= self.reset_at - 1.0
             self.kind = "window" if due and reset_at > max(now, self.reset_at) + 1.5 else "bucket"
         elif self.left is not None and abs(reset_at - self.reset_at) <= 1.0:

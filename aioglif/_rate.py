@@ -58,8 +58,6 @@ class AdaptiveRate:
     estimate: float | None = None  # the last believable measure of the server's pace
     _changed_at: float | None = None
     _event_at: float | None = None
-    _first_event_at: float | None = None
-    long: float = 1.02  # no climbing back further above the pace of the last 30 s, pauses included
     _seconds: deque[list[float]] = field(default_factory=deque)  # [second, successes] of 60 s
     _since_change: int = 0  # successes since the rate last changed
     # The most requests in flight at once (None: as many as the client allows). Successes by
@@ -143,16 +141,7 @@ class AdaptiveRate:
                     # Paused most of the time: the pace while sending was a window's quota
                     # spent at once, not a pace to climb back to.
                     self.estimate = min(self.estimate, floor * self.reach)
-                assert self._first_event_at is not None
-                start = max(self._first_event_at, now - 30.0)
-                if now - start >= 15.0:
-                    # Over a long stretch, pauses and all, what got through is what the server
-                    # allows (a window's quota spent early, then a pause, averages out).
-                    total, _ = self._measured(now, start)
-                    self.estimate = min(self.estimate, total / (now - math.floor(start)) * self.long)
                 new = floor
-        if self._first_event_at is None:
-            self._first_event_at = now
         self.ceiling = self.rate
         self.rate = max(self.floor, new)
         self._changed_at = self._event_at = now

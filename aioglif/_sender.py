@@ -227,30 +227,10 @@ class Sender:
             await slots.acquire()
         try:
             waited = _now()
-            if self._probe is None and not self._probe_next and self._pause_until <= waited:
-                probe = None
-            else:
-                probe = await self._wait_for_pause(method, url, deadline)
+            probe = await self._turn(method, url, deadline)
             try:
-                if self._limiter is not None:
-                    await self._limiter.acquire()
-                    sent = _now()
-                else:
-                    sent = waited
-                adaptive = self.adaptive
-                if adaptive is not None and adaptive.window is not None:
-                    while self._on_wire >= adaptive.window:
-                        if self._wire_free is None:
-                            self._wire_free = anyio.Event()
-                        await self._wire_free.wait()
-                    sent = _now()
-                if adaptive is not None and self._quota.seen:
-                    left = self._quota.wait(_now())
-                    if left > 0:
-                        # The quota is spent until its reset (a later answer can only say so
-                        # again: a new window's first answer comes after this sleep).
-                        await anyio.sleep(left)
-                    sent = _now()
+                sent = _now()
+                if self._quota.seen:
                     self._quota.on_send(sent)
                 self._on_wire += 1
                 level = self._on_wire
@@ -265,7 +245,7 @@ class Sender:
                     for sink in sinks:
                         sink.limiter_seconds += sent - waited
                         sink.network_seconds += now - sent
-                if adaptive is not None:
+                if self.adaptive is not None:
                     self._observe_quota(resp)
                 if resp.status == 429:
                     # Pause before the waiters are let go, so that they wait again. Each probe
@@ -335,6 +315,40 @@ class Sender:
                 changed = self.adaptive.on_success(now, in_flight)
             if changed is not None:
                 self._set_rate(changed)
+
+    async def _turn(self, method: str, url: str, deadline: float) -> anyio.Event | None:
+        """Wait for this request's turn: the client's pause, the rate, the window of requests
+        in flight, a spent quota. The probe after a pause gets its event back (set it when its
+        answer is in)."""
+        while True:
+            if self._probe is None and not self._probe_next and self._pause_until <= _now():
+                probe = None
+            else:
+                probe = await self._wait_for_pause(method, url, deadline)
+            try:
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                adaptive = self.adaptive
+                if adaptive is not None and adaptive.window is not None:
+                    while self._on_wire >= adaptive.window:
+                        if self._wire_free is None:
+                            self._wire_free = anyio.Event()
+                        await self._wire_free.wait()
+                if self._quota.seen and (left := self._quota.wait(_now())) > 0:
+                    # The quota is spent until its reset (a later answer can only say so
+                    # again: a new window's first answer comes after this sleep).
+                    await anyio.sleep(left)
+            except BaseException:
+                if probe is not None:
+                    self._probe = None
+                    probe.set()
+                raise
+            if probe is not None or (
+                self._probe is None and not self._probe_next and self._pause_until <= _now()
+            ):
+                return probe
+            # A 429 paused the client while this request waited for the rate: sent now, it
+            # would meet the same limit (one 429, one more event, for every request queued).
 
     async def _wait_for_pause(self, method: str, url: str, deadline: float) -> anyio.Event | None:
         """Wait out the client's pause; the first request after one is its probe (returned)."""
