@@ -104,3 +104,12 @@ async def test_an_unreadable_date_header_is_no_advice_in_memory(offline: FakeGli
     offline.inject(Fault.header("Date", "Fri, 99999999999999999999 Nov 2026 00:00:00 GMT"), path="/api/runs")
     async with memory_client(offline) as client:
         assert len((await client.runs(page_size=5).first_page()).items) == 5
+
+
+async def test_a_body_that_is_not_the_gzip_announced_is_a_transport_error(offline: FakeGlifServer) -> None:
+    # As over a socket: a wire raises TransportError, never the decompressor's own zlib.error.
+    offline.inject(Fault.header("Content-Encoding", "gzip"), path="/api/glifs")
+    policy = g.RetryPolicy(attempts=1)
+    async with memory_client(offline, retry=policy, first_page=1) as client:
+        with pytest.raises(g.TransportError, match="content-encoding"):
+            await client.glifs().first_page()

@@ -179,7 +179,16 @@ async def _consume(capture: Capture, request: Request, url: str) -> Response:
         data = chunk
         while data:
             # Inflated a bounded piece at a time: a bomb never expands past the cap in memory.
-            take(inflate.decompress(data, 1 << 20))
+            try:
+                piece = inflate.decompress(data, 1 << 20)
+            except zlib.error as exc:
+                # What aiohttp says of a body that is not the gzip its header announces.
+                raise e.TransportError(
+                    f"ClientPayloadError: Can not decode content-encoding: gzip ({exc})",
+                    method=request.method,
+                    url=request.url,
+                ) from None
+            take(piece)
             data = inflate.unconsumed_tail
     if capture.closed:
         raise e.TransportError(
