@@ -12,7 +12,7 @@ def test_all_names_exist_and_nothing_private_leaks() -> None:
         for name in module.__all__:
             assert hasattr(module, name), name
     public = {n for n in dir(aioglif) if not n.startswith("_")}
-    submodules = {"cli", "client", "crawl", "dispatch", "graph", "models", "pagination", "testing"}
+    submodules = {"cli", "client", "crawl", "dispatch", "graph", "models", "pagination", "testing", "wire"}
     assert public - submodules - set(aioglif.__all__) == set()
 
 
