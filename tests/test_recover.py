@@ -104,3 +104,13 @@ async def test_private_runs_are_found_only_where_the_api_lists_them(
         )
     assert problem is None
     assert [f.run.id for f in found] == ([run_id] if private_runs == "owner" else [])
+
+
+def test_the_fake_server_command_can_list_private_runs_to_their_owner() -> None:
+    from aioglif.cli._app import _parser
+    from aioglif.cli._fake_server import _behaviour
+
+    args = _parser().parse_args(["fake-server", "--private-runs", "owner", "--order", "oldest"])
+    behaviour = _behaviour(args)
+    assert (behaviour.private_runs, behaviour.runs.order) == ("owner", "oldest")
+    assert _behaviour(_parser().parse_args(["fake-server"])).private_runs == "hidden"

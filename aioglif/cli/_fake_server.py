@@ -60,6 +60,12 @@ def add_parsers(sub: Any) -> None:
     )
     b.add_argument("--first-page", type=int, choices=(0, 1), help="the number of the first page")
     b.add_argument("--run-count", choices=("exact", "missing", "stale"), help="completedSpellRunCount")
+    b.add_argument(
+        "--private-runs",
+        choices=("hidden", "owner"),
+        help="whether /api/runs lists a token's own private runs to it (owner) or public runs only"
+        " (hidden, the documented case and the default)",
+    )
     for what in ("delete-glif", "delete-run", "insert-glif", "insert-run"):
         b.add_argument(
             f"--{what}-every", type=int, default=0, metavar="N", help="before every N-th listing request"
@@ -172,4 +178,6 @@ def _behaviour(args: argparse.Namespace) -> Any:
     }
     if args.run_count is not None:
         churn["run_count"] = args.run_count
+    if args.private_runs is not None:
+        churn["private_runs"] = args.private_runs
     return replace(behaviour, **churn) if churn else behaviour
