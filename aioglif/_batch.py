@@ -56,6 +56,9 @@ def check_out(args: argparse.Namespace) -> None:
         raise ValueError("--batch and --input do not go together")
     if out.exists() and out.is_dir():
         raise ValueError(f"--out {out} is a directory")
+    if out.exists() and not out.is_file():
+        # A pipe or a device: reading it to see whose it is could wait forever or never end.
+        raise ValueError(f"--out {out} is not a regular file; results go to a file of their own")
     if args.batch.exists() and out.exists() and os.path.samefile(args.batch, out):
         raise ValueError(f"--out {out} is the input file; results go to a file of their own")
     if out.name.endswith(".jobs.sqlite"):

@@ -8,6 +8,7 @@ accepted. JSONL is split on ``\\n`` only (``str.splitlines`` would also split on
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import msgspec
 __all__ = ["MAX_CELL", "Row", "read_batch"]
 
 MAX_CELL = 1_000_000  # characters: the API takes inputs as strings, not as files
+_MAX_LINE = 4 * MAX_CELL  # bytes of one JSONL line: a cell of MAX_CELL characters, escaped
 
 
 @dataclass(frozen=True)
@@ -89,32 +91,40 @@ def _read_csv(path: Path, fill_defaults: bool) -> Iterator[Row]:
 
 
 def _read_jsonl(path: Path) -> Iterator[Row]:
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    number = 0
-    for line_no, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        number += 1
-        where = f"{path}:{line_no}"
-        if len(line) > 4 * MAX_CELL:
-            raise ValueError(f"{where}: the line is longer than {4 * MAX_CELL} bytes")
-        try:
-            value = msgspec.json.decode(line)
-        except msgspec.DecodeError as exc:
-            raise ValueError(f"{where}: not valid JSON ({exc})") from None
-        except RecursionError:
-            raise ValueError(f"{where}: nested too deeply (one object or list of strings a line)") from None
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            values: dict[str, str] | list[str] = value
-            cells = list(value.values())
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            values = cells = value
-        else:
-            raise ValueError(f"{where}: a line must be an object of strings or a list of strings")
-        _check_cells(where, cells)
-        yield Row(number, values, line_no)
+    # A line at a time, each read only up to its limit: a file without an end (/dev/zero, a
+    # pipe that never closes) or a line of gigabytes is refused, not read into memory.
+    with path.open("rb") as f:
+        number = 0
+        for line_no in itertools.count(1):
+            raw = f.readline(_MAX_LINE + (4 if line_no == 1 else 1))  # (room for a BOM)
+            if not raw:
+                return
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            where = f"{path}:{line_no}"
+            if len(line) > _MAX_LINE:
+                raise ValueError(f"{where}: the line is longer than {_MAX_LINE} bytes")
+            if not line.strip():
+                continue
+            number += 1
+            try:
+                value = msgspec.json.decode(line)
+            except msgspec.DecodeError as exc:
+                raise ValueError(f"{where}: not valid JSON ({exc})") from None
+            except RecursionError:
+                raise ValueError(
+                    f"{where}: nested too deeply (one object or list of strings a line)"
+                ) from None
+            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                values: dict[str, str] | list[str] = value
+                cells = list(value.values())
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                values = cells = value
+            else:
+                raise ValueError(f"{where}: a line must be an object of strings or a list of strings")
+            _check_cells(where, cells)
+            yield Row(number, values, line_no)
 
 
 def _check_cells(where: str, cells: list[str]) -> None:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 
 import anyio
 import pytest
@@ -94,3 +97,29 @@ def bytes_held_by(exc: BaseException) -> int:
                         total += len(item)
             tb = tb.tb_next
     return total
+
+
+class Pipe:
+    """A named pipe fed ``size`` bytes without a newline and then held open (never an end), until
+    the test lets go: a reader that waits for the end of it waits until then."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        os.mkfifo(path)
+        self.path, self.size = path, size
+        self.release, self.closed = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        with contextlib.suppress(BrokenPipeError), open(self.path, "wb") as f:
+            f.write(b"[" * self.size)
+            f.flush()
+            self.release.wait(30)  # only against a hang: the test lets go at once when done
+            self.closed.set()
+
+    def __enter__(self) -> Pipe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self._thread.join(5)

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from aioglif._batchinput import MAX_CELL, read_batch
 
+from .conftest import Pipe
+
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], *, bom: bool = False) -> None:
     buffer = io.StringIO(newline="")
@@ -150,3 +152,11 @@ def test_any_file_is_rows_or_a_clear_error(tmp_path: Path, content: bytes, suffi
         assert str(path) in str(outcome)
     else:
         assert isinstance(outcome, list)
+
+
+def test_a_jsonl_line_without_an_end_is_refused_without_reading_on(tmp_path: Path) -> None:
+    # /dev/zero as the input took 23 GB in 8 s: the whole file was read before any line was.
+    with Pipe(tmp_path / "in.jsonl", 4 * MAX_CELL + 10) as pipe:
+        with pytest.raises(ValueError, match="longer than"):
+            read_batch(pipe.path)
+        assert not pipe.closed.is_set()  # refused while the pipe was still open

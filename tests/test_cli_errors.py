@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import aioglif.cli._graph
 from aioglif.cli import main
 from aioglif.testing import fake_server_process
+
+from .conftest import Pipe
 
 EXIT_CODES = {0, 1, 2, 130}
 
@@ -256,3 +260,29 @@ def test_output_stdout_cannot_encode_does_not_fail_a_finished_crawl(
         assert json.loads(text)["output"] == "crawl\udcff\u00e9.sqlite"  # JSON's escapes, valid
     else:
         assert "crawl\\udcff\u00e9.sqlite" in text
+
+
+def test_a_graph_file_without_an_end_is_refused_without_reading_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(aioglif.cli._graph, "MAX_GRAPH_FILE", 2**20)
+    with Pipe(tmp_path / "graph.json", 2**20 + 10) as pipe:
+        code, err = run(["validate", str(pipe.path)], capsys)
+        assert not pipe.closed.is_set()  # refused while the pipe was still open
+    assert code == 2 and "larger than" in err
+
+
+def test_an_out_that_is_a_pipe_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = env / "out.jsonl"
+    os.mkfifo(out)
+    (env / "in.jsonl").write_text('["a"]\n')
+    # Opening the pipe to see whose it is waited for a writer forever; this only ends such a wait.
+    unblock = threading.Timer(30, lambda: os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK)))
+    unblock.start()
+    try:
+        code, err = run(
+            ["run", "clxxxxxxxxxxxxxxxxxxxxxxx", "--batch", "in.jsonl", "--out", str(out)], capsys
+        )
+    finally:
+        unblock.cancel()
+    assert code == 2 and "not a regular file" in err

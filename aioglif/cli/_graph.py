@@ -16,7 +16,9 @@ from ._client import client_from_flags
 from ._exit import EXIT_OK
 from ._output import emit_json
 
-__all__ = ["add_parsers", "load_graph_file"]
+__all__ = ["MAX_GRAPH_FILE", "add_parsers", "load_graph_file"]
+
+MAX_GRAPH_FILE = 64 * 2**20  # bytes: a graph of thousands of blocks is a few MB
 
 
 def add_parsers(sub: Any) -> None:
@@ -35,7 +37,11 @@ def add_parsers(sub: Any) -> None:
 def load_graph_file(path: Path) -> tuple[Graph, dict[str, Any]]:
     """A graph file: the graph itself, or a create body holding it. ValueError if unreadable."""
     try:
-        data = msgspec.json.decode(path.read_bytes())
+        with path.open("rb") as f:
+            raw = f.read(MAX_GRAPH_FILE + 1)  # not past the limit: /dev/zero is a file too
+        if len(raw) > MAX_GRAPH_FILE:
+            raise ValueError(f"{path} is larger than {MAX_GRAPH_FILE:,} bytes: not a graph")
+        data = msgspec.json.decode(raw)
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     except msgspec.DecodeError as exc:
