@@ -331,9 +331,9 @@ class BaseClient:
 
         async def fetch(page: int, limit: int, stats: Stats, *, once: bool = False) -> Fetched[Any]:
             await self._open()
-            options = dict(self._overrides)
+            options = self._overrides
             if once:
-                options["retry"] = dataclasses.replace(self.settings.retry, attempts=1)
+                options = {**options, "retry": dataclasses.replace(self.settings.retry, attempts=1)}
             served: list[str | None] = [None]
 
             def on_headers(headers: Mapping[str, str]) -> None:

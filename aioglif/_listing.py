@@ -172,8 +172,13 @@ class Listing(Generic[T]):
         n = self.next_to_schedule
         if self.p.ordered and n != self.next_to_yield:
             return False
-        return all(
-            limit is None or n <= limit for limit in (self.end, self.cut, self.last_page, self.planned_end)
+        # Spelled out, not a generator over the four: this runs once a page.
+        end, cut, last, planned = self.end, self.cut, self.last_page, self.planned_end
+        return (
+            (end is None or n <= end)
+            and (cut is None or n <= cut)
+            and (last is None or n <= last)
+            and (planned is None or n <= planned)
         )
 
     async def _fetch_inline(self) -> Slot[T]:
@@ -329,7 +334,8 @@ class Listing(Generic[T]):
             for s in [s for s in self.slots.values() if s.number > n]:
                 self._drop(s)
         done = self._complete()
-        if done and self.p.verify and self.remaining != 0 and self.newest:
+        # (Repair compares pages read side by side: a listing of one page has none.)
+        if done and self.p.verify and self.remaining != 0 and self.newest and len(self.info) > 1:
             self.recovered = await _repair.verify(self)
         if done:
             self.finished = True

@@ -36,6 +36,13 @@ def _decoder(tp: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(tp)
 
 
+@functools.cache
+def _array_decoder(item: Any) -> Callable[[bytes], list[Any]]:
+    # Keyed by the item type itself: ``list[item]`` made anew for each listing would cost an
+    # alias and its hash per glif.
+    return _decoder(list[item]).decode
+
+
 @dataclass(frozen=True)
 class Listing(Generic[T]):
     """A listing: ``GET {api}{path}?{params}&page=N&limit=M`` answering items of ``item``.
@@ -62,7 +69,8 @@ class Listing(Generic[T]):
         """A decoder of a page into models, built once per item type (a listing per glif must
         not pay for building one each)."""
         if self.shape == "array":
-            return _decoder(list[self.item]).decode  # type: ignore[name-defined]
+            item_type: Any = self.item
+            return _array_decoder(item_type)
         item: Any = self.item
         one: msgspec.json.Decoder[T] = _decoder(item)
 
