@@ -174,6 +174,12 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str)
     try:
         return decoder(body)
     except _UNDECODABLE as exc:
+        repaired = _without_lone_surrogates(body)
+        if repaired is not None:
+            try:
+                return decoder(repaired)
+            except _UNDECODABLE:
+                pass  # something else is wrong too: the first error says what
         text = _describe(exc)
         match = _PATH.search(text)
         malformed = is_malformed(body)
@@ -183,6 +189,25 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, method: str, url: str)
         )
         err.malformed = malformed
         raise err from exc
+
+
+# A JSON escape, one at a time so that an escaped backslash is never read as the start of
+# another: a surrogate pair (kept), half of one (group 1), or anything else (kept).
+_ESCAPE: Final = re.compile(
+    rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|(u[dD][89a-fA-F][0-9a-fA-F]{2})|.)",
+    re.DOTALL,
+)
+
+
+def _without_lone_surrogates(body: bytes) -> bytes | None:
+    """The body with each half of a surrogate pair standing alone written as U+FFFD, or None when
+    it holds none. JavaScript's JSON.stringify writes one as ``"\\ud83c"`` (a name cut in the
+    middle of an emoji); msgspec refuses the whole body for it, which would fail a whole page."""
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return None
+    fixed = _ESCAPE.sub(lambda m: b"\\ufffd" if m.group(1) else m.group(0), body)
+    return fixed if fixed != body else None
 
 
 def _describe(exc: BaseException) -> str:

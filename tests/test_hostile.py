@@ -3,6 +3,7 @@ a server that echoes the token. Memory and time stay bounded; every failure is t
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,18 @@ async def test_every_decoding_failure_is_a_response_decode_error(
     with pytest.raises(g.ResponseDecodeError) as info:
         await client.get_glif(glif_id)
     assert what in str(info.value)
+
+
+async def test_half_a_surrogate_pair_costs_one_character_not_the_page(server: FakeGlifServer) -> None:
+    # JavaScript's JSON.stringify writes a name cut in the middle of an emoji as "\ud83c";
+    # msgspec refused the whole page for it: the listing failed, a crawl never got past it.
+    glifs = server.data.public_glifs[:3]
+    body = json.dumps([dict(glifs[0], name="cut \ud83c"), *glifs[1:]]).encode()
+    assert b'"cut \\ud83c"' in body
+    server.inject(Fault.answer(200, body=body), path="/api/glifs")
+    async with make_client(server, first_page=1) as client:
+        page = await client.glifs(page_size=3).first_page()
+    assert [x.name for x in page.items] == ["cut \ufffd", glifs[1]["name"], glifs[2]["name"]]
 
 
 @pytest.mark.parametrize(
