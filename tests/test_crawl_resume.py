@@ -3,6 +3,7 @@ stopped; bad answers are quarantined or fail one listing, and the crawl reports 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -93,3 +94,21 @@ async def test_stop_is_prompt_whatever_the_server_does(tmp_path: Path) -> None:
         with anyio.fail_after(STOP_GRACE + 10):
             assert await c.run() == "interrupted"
     server.gate.open()
+
+
+async def test_a_run_count_below_zero_or_an_empty_id_does_not_stop_the_crawl(
+    server: FakeGlifServer, tmp_path: Path
+) -> None:
+    # -1 runs made the runs listing refuse its "expected" with a ValueError: the whole crawl
+    # stopped (exit 2). An empty id would have listed the runs unfiltered.
+    glifs = server.data.public_glifs[:3]
+    page = [dict(glifs[0], completedSpellRunCount=-1), dict(glifs[1], id=""), glifs[2]]
+    server.inject(Fault.answer(200, body=json.dumps(page).encode()), path="/api/glifs", query={"page": "1"})
+    async with (
+        make_client(server, first_page=1) as client,
+        Crawl(client, Scope(all=True, runs=True), tmp_path / "out.sqlite") as c,
+    ):
+        await c.run()
+    assert c.status == "complete"
+    asked = [r.query.get("glifId") for r in server.served("/api/runs")]
+    assert glifs[0]["id"] in asked and "" not in asked

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from .. import models as m
 from ._reconcile import relist_runs, stored_runs
 from ._store import Listing
@@ -16,8 +18,17 @@ if TYPE_CHECKING:
 
 
 async def runs_to_follow(crawl: Crawl, glifs: list[m.Glif]) -> list[Listing]:
-    # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end.
-    wanted = [g for g in glifs if g.completed_spell_run_count != 0]
+    # A count below 0 says nothing: taken for no count (one such glif stopped the whole crawl,
+    # as a listing cannot expect -1 runs).
+    glifs = [
+        msgspec.structs.replace(g, completed_spell_run_count=None)
+        if g.completed_spell_run_count is not None and g.completed_spell_run_count < 0
+        else g
+        for g in glifs
+    ]
+    # 0 runs: no request at all. No count at all is not 0: its runs are listed to the end. An
+    # empty id names no glif: its "runs" would be a listing of runs unfiltered, every run there is.
+    wanted = [g for g in glifs if g.completed_spell_run_count != 0 and g.id]
     if crawl._reconciling:
         return await relist_runs(crawl, wanted)
     crawl.stats.expected_runs += sum(g.completed_spell_run_count or 0 for g in wanted)
