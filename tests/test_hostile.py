@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 import aioglif as g
@@ -202,3 +204,41 @@ def test_a_short_token_is_masked_only_as_the_header_value() -> None:
     assert redact(text, "abc") == "abcdef is a name; the server saw Authorization: Bearer ***"
     assert redact_body(text.encode(), "abc") == redact(text, "abc").encode()
     assert redact("Bearer abcd", "abc") == "Bearer abcd"
+
+
+def _json_escaped(text: str, every: int = 1) -> str:
+    return "".join(f"\\u{ord(c):04x}" if i % every == 0 else c for i, c in enumerate(text))
+
+
+def _percent(text: str, upper: bool) -> str:
+    return "".join(f"%{ord(c):02X}" if upper else f"%{ord(c):02x}" for c in text)
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        pytest.param(lambda t: _json_escaped(t), id="json-every-char"),
+        pytest.param(lambda t: _json_escaped(t, every=7), id="json-some-chars"),
+        pytest.param(lambda t: _json_escaped(t).upper().replace("\\U", "\\u"), id="json-upper-hex"),
+        pytest.param(lambda t: t.replace("/", "\\/"), id="json-solidus"),
+        pytest.param(lambda t: _percent(t, upper=False), id="percent-lower"),
+        pytest.param(lambda t: _percent(t[:5], upper=True) + t[5:], id="percent-part"),
+    ],
+)
+def test_a_token_the_server_escapes_is_redacted_before_decoding(spelled: Any) -> None:
+    # A hostile or careless server writes the token back escaped: decoded as JSON (or read as a
+    # URL) it is the token again, so it must go in the bytes, before anything decodes them.
+    token = "sekrit/token-0123456789_Ab"
+    body = ('{"name": "tok ' + spelled(token) + '", "url": "a%20b", "e": "caf\\u00e9"}').encode()
+    assert token.encode() not in body  # the test spells it some other way
+    decoded = msgspec.json.decode(redact_body(body, token))
+    assert decoded == {"name": "tok ***", "url": "a%20b", "e": "café"}
+    text = "bad token " + spelled(token) + " here"
+    assert redact(text, token) == "bad token *** here"
+
+
+def test_escapes_of_other_characters_are_left_alone() -> None:
+    token = "sekrit-token-0123456789"
+    body = b'{"u": "https://x/a%2Fb%20c", "t": "\\u00e9\\n\\"q\\"", "n": "sekrit-tokeN-0123456789"}'
+    assert redact_body(body, token) == body
+    assert redact("50% off \\u00e9", token) == "50% off \\u00e9"
