@@ -345,7 +345,8 @@ class Bot(_Model, frozen=True):
     @property
     def glif_ids(self) -> list[str]:
         """The ids of the glifs the bot uses, in its order, without repeats."""
-        return list(dict.fromkeys(s.glif_id for s in self.skills if s.glif_id))
+        # A blank id names no glif (following it as one would fail the lookup, not the skill).
+        return list(dict.fromkeys(s.glif_id for s in self.skills if s.glif_id and s.glif_id.strip()))
 
 
 T = TypeVar("T")

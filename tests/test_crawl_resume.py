@@ -112,3 +112,19 @@ async def test_a_run_count_below_zero_or_an_empty_id_does_not_stop_the_crawl(
     assert c.status == "complete"
     asked = [r.query.get("glifId") for r in server.served("/api/runs")]
     assert glifs[0]["id"] in asked and "" not in asked
+
+
+async def test_an_agent_skill_with_a_blank_glif_id_does_not_stop_the_crawl(
+    server: FakeGlifServer, tmp_path: Path
+) -> None:
+    # The blank id was followed as a glif, whose lookup refused it with a ValueError: the whole
+    # crawl stopped.
+    bot = dict(server.data.bots[0])
+    bot["spellsForBot"] = [*bot["spellsForBot"], {"spell": {"id": "  ", "name": "blank"}, "spellId": "  "}]
+    server.inject(Fault.answer(200, body=json.dumps([bot]).encode()), path="/api/bots")
+    async with (
+        make_client(server, first_page=1) as client,
+        Crawl(client, Scope(bots=True), tmp_path / "out.sqlite") as c,
+    ):
+        await c.run()
+    assert c.status == "complete"
