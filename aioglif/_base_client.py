@@ -21,7 +21,7 @@ import aiohttp
 import anyio
 
 from . import _errors as e
-from ._config import DEFAULT_MAX_BODY, Settings, Timeouts
+from ._config import DEFAULT_LARGE_BODY, DEFAULT_MAX_BODY, Settings, Timeouts
 from ._consistency import ListingFacts
 from ._listings import Listing
 from ._rate import AdaptiveRate
@@ -76,6 +76,7 @@ class BaseClient:
         max_in_flight: int = 16,
         page_concurrency: int = 8,
         max_body: int = DEFAULT_MAX_BODY,
+        large_body: int = DEFAULT_LARGE_BODY,
         session: aiohttp.ClientSession | None = None,
         first_page: int | None = None,
         wire: Wire | None = None,
@@ -97,6 +98,7 @@ class BaseClient:
             rate=rate,
             max_in_flight=max_in_flight,
             max_body=max_body,
+            large_body=large_body,
             default_headers=default_headers or {},
         )
         if anonymous:
@@ -120,6 +122,7 @@ class BaseClient:
                 pool=max_in_flight,
                 user_agent=self.settings.user_agent,
                 session=session,
+                large_body=self.settings.large_body,
             )
         elif session is not None:
             raise ValueError("pass a session or a wire, not both")

@@ -77,6 +77,9 @@ class Timeouts:
 # The most a client reads of one answer (decompressed), unless told otherwise: far above any
 # page the API serves (100 glifs with their graphs is a few MiB), far below a machine's memory.
 DEFAULT_MAX_BODY: Final = 64 * 2**20
+# Answers larger than this are read one at a time, so that concurrency does not multiply
+# ``max_body``: 16 in flight wait holding 64 MiB at most. Real pages are far smaller.
+DEFAULT_LARGE_BODY: Final = 4 * 2**20
 
 
 def _check_url(name: str, url: str) -> str:
@@ -131,6 +134,7 @@ class Settings:
     max_in_flight: int = 16
     max_redirects: int = 5
     max_body: int = DEFAULT_MAX_BODY  # bytes of one answer, decompressed
+    large_body: int = DEFAULT_LARGE_BODY  # bytes past which answers are read one at a time
     user_agent: str = f"aioglif/{__version__}"
     # Sent with every request; a "User-Agent" here replaces ``user_agent``.
     default_headers: Mapping[str, str] = field(default_factory=dict)
@@ -149,6 +153,8 @@ class Settings:
             raise ValueError("max_redirects must not be negative")
         if isinstance(self.max_body, bool) or not isinstance(self.max_body, int) or self.max_body < 1:
             raise ValueError(f"max_body must be a positive number of bytes, got {self.max_body!r}")
+        if isinstance(self.large_body, bool) or not isinstance(self.large_body, int) or self.large_body < 1:
+            raise ValueError(f"large_body must be a positive number of bytes, got {self.large_body!r}")
 
     @classmethod
     def from_args(

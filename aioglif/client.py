@@ -82,6 +82,8 @@ class GlifClient(BaseClient):
     ``GLIF_API_URL`` / ``GLIF_SIMPLE_API_URL``. ``rate`` caps requests per second (None: no cap),
     ``max_in_flight`` caps concurrent requests. ``max_body`` caps the bytes of one answer
     (decompressed; default 64 MiB): past it a request raises :class:`ResponseTooLarge`.
+    Answers over ``large_body`` (default 4 MiB) are read one at a time, so that concurrency does
+    not multiply ``max_body``.
     ``timeouts`` bound each attempt (see :class:`Timeouts`). Pass ``session`` to share an
     aiohttp session that you open and close yourself, or ``wire`` to send through something else
     than the network (``aioglif.testing.MemoryWire(server)`` serves a fake server in memory).
