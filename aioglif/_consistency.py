@@ -242,7 +242,12 @@ class Seen:
         return key in self.recent_all or key in self.everything
 
     def contains(self, key: Hashable, created: datetime | None) -> bool:
-        if self.recent_contains(key):
+        # Asked once an item: the id set (empty unless items lack createdAt or the order was
+        # disproved) is not searched while it holds nothing.
+        if key in self.recent_all:
+            return True
+        everything = self.everything
+        if (everything._recent or everything._sorted) and key in everything:
             return True
         if self.exact or self.mark is None or created is None:
             # A mark set before the order was disproved is not trusted: an item newer than it
