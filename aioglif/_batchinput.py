@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import msgspec
 
@@ -20,6 +21,7 @@ __all__ = ["MAX_CELL", "Row", "read_batch"]
 
 MAX_CELL = 1_000_000  # characters: the API takes inputs as strings, not as files
 _MAX_LINE = 4 * MAX_CELL  # bytes of one JSONL line: a cell of MAX_CELL characters, escaped
+_MAX_CSV_LINE = 16 * MAX_CELL  # characters of one line of a CSV file (a quoted cell may span lines)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def _read_csv(path: Path, fill_defaults: bool) -> Iterator[Row]:
     old = csv.field_size_limit(min(sys.maxsize, MAX_CELL + 1))
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, strict=True)
+            reader = csv.reader(_lines(f, path), strict=True)
             try:
                 header = next(reader, None)
             except csv.Error as exc:
@@ -88,6 +90,17 @@ def _read_csv(path: Path, fill_defaults: bool) -> Iterator[Row]:
                 yield Row(number, dict(zip(header, cells, strict=False)), line)
     finally:
         csv.field_size_limit(old)
+
+
+def _lines(f: TextIO, path: Path) -> Iterator[str]:
+    """The file's lines as iterating it gives them, each read only up to a limit: csv would read
+    a line without an end (a link to /dev/zero, a pipe that never closes) into memory whole."""
+    number = 0
+    while line := f.readline(_MAX_CSV_LINE + 1):
+        number += 1
+        if len(line) > _MAX_CSV_LINE:
+            raise ValueError(f"{path}: line {number} is longer than {_MAX_CSV_LINE} characters")
+        yield line
 
 
 def _read_jsonl(path: Path) -> Iterator[Row]:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import aioglif._batchinput
 from aioglif._batchinput import MAX_CELL, read_batch
 
 from .conftest import Pipe
@@ -157,6 +158,16 @@ def test_any_file_is_rows_or_a_clear_error(tmp_path: Path, content: bytes, suffi
 def test_a_jsonl_line_without_an_end_is_refused_without_reading_on(tmp_path: Path) -> None:
     # /dev/zero as the input took 23 GB in 8 s: the whole file was read before any line was.
     with Pipe(tmp_path / "in.jsonl", 4 * MAX_CELL + 10) as pipe:
+        with pytest.raises(ValueError, match="longer than"):
+            read_batch(pipe.path)
+        assert not pipe.closed.is_set()  # refused while the pipe was still open
+
+
+def test_a_csv_line_without_an_end_is_refused_without_reading_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aioglif._batchinput, "_MAX_CSV_LINE", 2**16, raising=False)
+    with Pipe(tmp_path / "in.csv", 2**16 + 10) as pipe:
         with pytest.raises(ValueError, match="longer than"):
             read_batch(pipe.path)
         assert not pipe.closed.is_set()  # refused while the pipe was still open
