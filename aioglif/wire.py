@@ -3,8 +3,9 @@
 A :class:`Wire` is any object with ``open()``, ``send(Request) -> Response`` and ``close()``;
 ``GlifClient(wire=...)`` takes one. Everything polite (the rate limiter, the in-flight cap, the
 429 pause, retries, redirects, the token) stays above it, in the client. :class:`AiohttpWire`
-is the one aioglif uses by default; :class:`aioglif.testing.MemoryWire` serves the fake server
-without sockets. A wire of your own (a recorder, a replayer, another HTTP library) must:
+is the one aioglif uses by default (it reads answers past ``large_body`` bytes one at a time,
+so that concurrency does not multiply ``max_body``); :class:`aioglif.testing.MemoryWire` serves
+the fake server without sockets. A wire of your own (a recorder, a replayer, another HTTP library) must:
 
 - raise only :class:`aioglif.TransportError` (or a subclass) for what goes wrong on the way,
   with ``request_sent`` telling whether the request may have reached the server;
