@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -113,3 +114,21 @@ async def test_a_body_that_is_not_the_gzip_announced_is_a_transport_error(offlin
     async with memory_client(offline, retry=policy, first_page=1) as client:
         with pytest.raises(g.TransportError, match="content-encoding"):
             await client.glifs().first_page()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Fault.drip(-1),
+        lambda: Fault.drip(float("nan")),
+        lambda: Fault.huge_body(-5),
+        lambda: Fault.header("X-A", "a\r\nSet-Cookie: x"),
+        lambda: Fault.header("", "x"),
+    ],
+    ids=["drip-negative", "drip-nan", "size-negative", "header-crlf", "header-unnamed"],
+)
+def test_a_fault_no_server_can_serve_is_refused_when_made(make: Callable[[], Fault]) -> None:
+    # Was served as: anyio's own ValueError out of the in-memory wire, or a traceback in the
+    # socket server's log and the answer dropped.
+    with pytest.raises(ValueError, match=r"must be|not a header"):
+        make()

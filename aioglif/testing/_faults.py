@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,6 +76,17 @@ class Fault:
     size: int = 0
     headers: tuple[tuple[str, str], ...] = ()
     until: asyncio.Event | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # Refused here, not where the server meets them: a negative drip failed inside the
+        # in-memory wire with anyio's own error, a header holding a line break in aiohttp.
+        if not (math.isfinite(self.seconds) and self.seconds >= 0):
+            raise ValueError(f"seconds must be a finite number >= 0, got {self.seconds!r}")
+        if self.size < 0:
+            raise ValueError(f"size must be >= 0, got {self.size!r}")
+        for name, value in self.headers:
+            if any(c in f"{name}{value}" for c in "\r\n") or ":" in name or not name:
+                raise ValueError(f"not a header an answer can carry: {name!r}: {value!r}")
 
     @classmethod
     def answer(
