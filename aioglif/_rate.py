@@ -46,7 +46,11 @@ class AdaptiveRate:
     near: float = 0.98  # climbing back goes quickly no further than this fraction of the last 429's rate
     careful: float = 0.3  # ... then the probe is this much slower until that rate is passed
     recovery: float = 1.25  # per clean second, back up to the last believable estimate
-    reach: float = 1.15  # ... no further above the drop than this, after a mostly paused stretch
+    reach: float = 1.15
+    settled: float = 15.0  # seconds without a 429 after which one is met with only ...
+    settled_backoff: float = (
+        0.95  # ... this step back  # ... no further above the drop than this, after a mostly paused stretch
+    )
     # Successes an estimate must rest on to be believed.
     min_between: int = 10
     # A rate the caller told: never gone above, and no slow start (it begins there). Without
@@ -67,6 +71,7 @@ class AdaptiveRate:
     _levels: list[float] = field(default_factory=lambda: [0.0] * 65)
     _window_at: float = -math.inf
     _window_refused: int | None = None
+    _suspect: int | None = None  # the number in flight of a 429 that may be a cap's
     _pauses: deque[list[float]] = field(default_factory=deque)  # [start, end] of 60 s
 
     def on_pause(self, now: float, seconds: float) -> None:
@@ -88,18 +93,29 @@ class AdaptiveRate:
 
     def _window_event(self, now: float, in_flight: int) -> bool:
         """Whether a 429 of a request sent with ``in_flight`` answers outstanding (itself
-        included) is a cap on requests in flight; if so the window is lowered below it."""
+        included) is a cap on requests in flight; if so the window is lowered below it.
+
+        One such 429 is only a suspect (a rate limit refuses at any number, and now and then
+        at a rare one); a second, with none at a usual number between, is the cap. At a number
+        a cap refused before, one is enough (the window tried one more and met it again)."""
         if in_flight < 2 or in_flight >= len(self._levels):
+            self._suspect = None
             return False
         if self.window is not None and in_flight > self.window:
             return True  # sent before the window was lowered: the same event
         total = sum(self._levels)
         if total < 20 or sum(self._levels[in_flight:]) >= 0.05 * total:
+            self._suspect = None
             return False  # the successes reach this number as often: the pace, not the number
-        if self._window_refused == in_flight:
+        known = self._window_refused is not None and in_flight >= self._window_refused
+        if self._suspect is None and not known:
+            self._suspect = in_flight
+            return True  # neither the rate's nor yet the window's
+        refused, self._suspect = min(self._suspect or in_flight, in_flight), None
+        if self._window_refused == refused:
             self.window_wait = min(self.window_wait * 2, 300.0)
-        self._window_refused = in_flight
-        self.window, self._window_at = in_flight - 1, now
+        self._window_refused = refused
+        self.window, self._window_at = refused - 1, now
         return True
 
     def on_rate_limited(self, now: float, sent_at: float | None = None, in_flight: int = 1) -> float | None:
@@ -125,10 +141,6 @@ class AdaptiveRate:
             # the server has been pushed to its limit, so what got through is its pace.
             since = max(self._event_at, now - 30.0)
             n, active = self._measured(now, since)
-            recent, sending = self._measured(now, now - 2.0)
-            if (n < self.min_between or active < 0.5) and recent >= self.min_between and sending >= 1.0:
-                # Too soon after the last 429 to judge since then: the last seconds' pace.
-                new = min(new, recent / sending * self.margin)
             if n >= self.min_between and active >= 0.5:
                 # Over the whole time, pauses included, the pace is a floor (a bucket filled
                 # up while the client paused); over the time it was sending, a ceiling (a
@@ -142,6 +154,10 @@ class AdaptiveRate:
                     # spent at once, not a pace to climb back to.
                     self.estimate = min(self.estimate, floor * self.reach)
                 new = floor
+                if now - self._event_at >= self.settled:
+                    # Clean for long at about this rate: the limit is close below it (a
+                    # strict spacing that a late arrival broke), not far.
+                    new = max(new, self.rate * self.settled_backoff)
         self.ceiling = self.rate
         self.rate = max(self.floor, new)
         self._changed_at = self._event_at = now
@@ -192,10 +208,17 @@ class AdaptiveRate:
             self.rate = min(self.estimate, self.rate * self.recovery**factor)
         else:
             # Close below the rate of the last 429 slowly, since the 429 will come again
-            # there; elsewhere at the probe's pace (above it: a limit raised).
+            # there; above it at the probe's pace (a limit raised).
             step = self.probe
-            if self.ceiling is not None and 0.95 * self.ceiling <= self.rate < self.ceiling:
-                step *= self.careful
+            if self.ceiling is not None and self.rate < self.ceiling:
+                # Far below it (a drop to what got through, pauses counted) faster.
+                step *= (
+                    self.careful
+                    if self.rate >= 0.95 * self.ceiling
+                    else 1.0
+                    if self.rate >= 0.9 * self.ceiling
+                    else 3.0
+                )
             self.rate *= 1.0 + step * factor
         if self.cap is not None:
             self.rate = min(self.rate, self.cap)

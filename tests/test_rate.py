@@ -133,6 +133,8 @@ def test_a_cap_on_requests_in_flight_lowers_the_window_not_the_rate() -> None:
         rate.on_success(t, in_flight=1 + i % 2)
     before = rate.rate
     assert rate.on_rate_limited(t, sent_at=t - 0.01, in_flight=3) is None
+    assert rate.window is None and rate.rate == before  # one is only a suspect
+    assert rate.on_rate_limited(t + 0.5, sent_at=t + 0.4, in_flight=3) is None
     assert rate.window == 2 and rate.rate == before
     for _ in range(40):  # full and clean, but 3 was refused: not tried again soon
         t += 1 / 30
@@ -143,6 +145,18 @@ def test_a_cap_on_requests_in_flight_lowers_the_window_not_the_rate() -> None:
     assert rate.window == 3
     # A 429 at a number the successes reach as often is the pace's: the rate drops.
     assert rate.on_rate_limited(t + 1, sent_at=t + 0.9, in_flight=2) is not None
+
+
+def test_a_rate_limits_429_at_a_rare_number_in_flight_is_not_a_cap() -> None:
+    rate = AdaptiveRate(rate=18.0)
+    t = 0.0
+    for i in range(400):  # mostly one at a time; now and then two
+        t += 1 / 18
+        rate.on_success(t, in_flight=2 if i % 40 == 0 else 1)
+    rate.on_rate_limited(t, sent_at=t - 0.01, in_flight=2)  # a late arrival, two out by chance
+    assert rate.on_rate_limited(t + 2, sent_at=t + 1.9, in_flight=1) is not None  # the usual
+    rate.on_rate_limited(t + 4, sent_at=t + 3.9, in_flight=2)
+    assert rate.window is None
 
 
 def _said(quota: Quota, shape: str, **kw: float) -> list[str | None]:
@@ -228,7 +242,8 @@ async def test_the_sender_keeps_no_more_in_flight_than_the_window() -> None:
         now = anyio.current_time()
         for i in range(40):  # as a 429 at three in flight, after successes at one and two, leaves it
             adaptive.on_success(now, in_flight=1 + i % 2)
-        adaptive.on_rate_limited(now, now, in_flight=3)
+        for _ in range(2):
+            adaptive.on_rate_limited(now, now, in_flight=3)
         assert adaptive.window == 2
         async with anyio.create_task_group() as tg:
             for glif in ids * 2:
