@@ -53,6 +53,7 @@ class AdaptiveRate:
     )
     # Successes an estimate must rest on to be believed.
     min_between: int = 10
+    min_span: float = 3.0  # ... and the seconds it must span
     # A rate the caller told: never gone above, and no slow start (it begins there). Without
     # 429s it is kept exactly; after one it is the most the controller climbs back to.
     cap: float | None = None
@@ -67,7 +68,7 @@ class AdaptiveRate:
     # The most requests in flight at once (None: as many as the client allows). Successes by
     # the number in flight when they were sent (decayed by second) tell a cap on them apart.
     window: int | None = None
-    window_wait: float = 30.0  # clean seconds before a number once refused is tried again
+    window_wait: float = 45.0  # clean seconds before a number once refused is tried again
     _levels: list[float] = field(default_factory=lambda: [0.0] * 65)
     _window_at: float = -math.inf
     _window_refused: int | None = None
@@ -141,7 +142,9 @@ class AdaptiveRate:
             # the server has been pushed to its limit, so what got through is its pace.
             since = max(self._event_at, now - 30.0)
             n, active = self._measured(now, since)
-            if n >= self.min_between and active >= 0.5:
+            # (Counted by whole seconds: a second 429 soon after the first, a second or two
+            # later, says nothing measurable; the plain step back is all it gets.)
+            if n >= self.min_between and active >= 0.5 and now - since >= self.min_span:
                 # Over the whole time, pauses included, the pace is a floor (a bucket filled
                 # up while the client paused); over the time it was sending, a ceiling (a
                 # window's quota or a strict spacing was lost while it paused). Drop to the
