@@ -96,8 +96,9 @@ class AdaptiveRate:
         """Whether a 429 of a request sent with ``in_flight`` answers outstanding (itself
         included) is a cap on requests in flight; if so the window is lowered below it.
 
-        One such 429 is only a suspect (a rate limit refuses at any number, and now and then
-        at a rare one); a second, with none at a usual number between, is the cap. At a number
+        At two in flight one such 429 is only a suspect (a rate limit refuses at any number,
+        and two out is the rare number a late arrival meets); a second, with none at a usual
+        number between, is the cap. At a number
         a cap refused before, one is enough (the window tried one more and met it again)."""
         if in_flight < 2 or in_flight >= len(self._levels):
             self._suspect = None
@@ -109,7 +110,7 @@ class AdaptiveRate:
             self._suspect = None
             return False  # the successes reach this number as often: the pace, not the number
         known = self._window_refused is not None and in_flight >= self._window_refused
-        if self._suspect is None and not known:
+        if self._suspect is None and not known and in_flight == 2:
             self._suspect = in_flight
             return True  # neither the rate's nor yet the window's
         refused, self._suspect = min(self._suspect or in_flight, in_flight), None

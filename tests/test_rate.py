@@ -133,8 +133,6 @@ def test_a_cap_on_requests_in_flight_lowers_the_window_not_the_rate() -> None:
         rate.on_success(t, in_flight=1 + i % 2)
     before = rate.rate
     assert rate.on_rate_limited(t, sent_at=t - 0.01, in_flight=3) is None
-    assert rate.window is None and rate.rate == before  # one is only a suspect
-    assert rate.on_rate_limited(t + 0.5, sent_at=t + 0.4, in_flight=3) is None
     assert rate.window == 2 and rate.rate == before
     for _ in range(40):  # full and clean, but 3 was refused: not tried again soon
         t += 1 / 30
