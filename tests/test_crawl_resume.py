@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -128,3 +129,36 @@ async def test_an_agent_skill_with_a_blank_glif_id_does_not_stop_the_crawl(
     ):
         await c.run()
     assert c.status == "complete"
+
+
+async def test_data_that_trips_an_unforeseen_check_fails_one_listing_not_the_crawl(
+    server: FakeGlifServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two such checks were found tripped by server data (a count of -1, a blank skill id); each
+    # stopped the whole crawl. Whatever the next one is, it costs its listing, not the crawl.
+    from aioglif.crawl import _crawler
+
+    follow = _crawler.runs_to_follow
+    calls: list[str] = []
+
+    async def tripping(crawl: Crawl, glifs: list[Any]) -> list[Any]:
+        # The second page of glifs trips it, every time it is read (the crawl's later rounds too).
+        calls.append(glifs[0].id)
+        if calls[1:] and calls[1] in {g.id for g in glifs}:
+            raise ValueError("a check nobody foresaw")
+        return await follow(crawl, glifs)
+
+    monkeypatch.setattr(_crawler, "runs_to_follow", tripping)
+    out = tmp_path / "out.sqlite"
+    scope = Scope(all=True, runs=True)
+    async with make_client(server, first_page=1) as client, Crawl(client, scope, out) as c:
+        await c.run()
+    assert c.status == "incomplete"
+    assert list(c.stats.failures.values()) == ["unexpected data: ValueError: a check nobody foresaw"]
+    assert count(out, "runs") > 0  # the other pages went on
+
+    monkeypatch.setattr(_crawler, "runs_to_follow", follow)
+    async with make_client(server, first_page=1) as client, Crawl(client, scope, out) as c:
+        await c.run()
+    assert c.status == "complete"
+    assert count(out, "glifs") == len(server.data.public_glifs)

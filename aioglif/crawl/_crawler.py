@@ -225,6 +225,14 @@ class Crawl:
             log.warning("listing %s failed: %s", listing.key, exc)
             self.stats.failures[listing.key] = str(exc)
             await self._in_db(self.store.fail_listing, listing.key, str(exc))
+        except ValueError as exc:
+            # Server data that reached an argument check nobody foresaw (a run count of -1 did,
+            # and stopped the whole crawl): that listing fails and says why, the crawl goes on,
+            # and the next run asks it again.
+            message = f"unexpected data: {type(exc).__name__}: {exc}"
+            log.warning("listing %s failed: %s", listing.key, message)
+            self.stats.failures[listing.key] = message
+            await self._in_db(self.store.fail_listing, listing.key, message)
 
     async def _gone(self, listing: Listing) -> bool:
         """Whether a runs listing answered 404 because its glif no longer exists (one lookup)."""
