@@ -23,14 +23,13 @@ from ._protocol import (
     REDIRECT_STATUSES,
     decode,
     parse_retry_after,
-    redact_body,
-    redacted_headers,
     should_retry,
     status_error,
 )
 from ._quota import Quota
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE
+from ._redact import redact_body, redacted_headers
 from ._retry import RetryPolicy, Safety
 from ._wiretypes import Request, Response, Wire
 from .models import ENCODER

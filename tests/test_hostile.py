@@ -14,7 +14,8 @@ import msgspec
 import pytest
 
 import aioglif as g
-from aioglif._protocol import redact, redact_body, status_error
+from aioglif._protocol import status_error
+from aioglif._redact import redact, redact_body
 from aioglif.testing import FakeGlifServer, Fault, fake_server_process
 
 from .conftest import bytes_held_by, make_client

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .._config import ENV_TOKEN
 from .._errors import GlifError
-from .._protocol import redact
+from .._redact import redact
 from .._store import StoreError
 
 __all__ = [
