@@ -24,7 +24,7 @@ from ._batchinput import Row, read_batch
 from ._jobstore import JobRecord, JobStore, StoredJob, identity, store_path
 from ._recover import recover
 from ._store import StoreError
-from .dispatch import Dispatch, Job, JobResult, dispatch
+from .dispatch import Dispatch, DispatchStats, Job, JobResult, dispatch
 from .graph import inputs as graph_inputs
 
 __all__ = ["batch_command"]
@@ -365,7 +365,7 @@ class _Progress:
         self.printed_done: int | None = None
         self.printed_at = self.start
 
-    def update(self, s: Any) -> None:
+    def update(self, s: DispatchStats) -> None:
         now = time.monotonic()
         elapsed = now - self.start
         # The ETA's denominator is the planned work (every job is known up front): it converges.

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-
 import pytest
 
 from aioglif._batch import _Progress
-
-
-@dataclass
-class Stats:
-    done: int = 0
-    failed: int = 0
-    rejected: int = 0
-    in_flight: int = 0
-    credits: Decimal = Decimal(0)
+from aioglif.dispatch import DispatchStats
 
 
 def test_batch_progress_off_a_terminal_does_not_repeat_lines(capsys: pytest.CaptureFixture[str]) -> None:
     progress = _Progress(200, terminal=False)
     for done in range(201):
         for _ in range(3):  # several results may leave the count where it was
-            progress.update(Stats(done=done))
+            progress.update(DispatchStats(ok=done))
     lines = capsys.readouterr().err.splitlines()
     counts = [line.split()[1] for line in lines]
     assert len(counts) == len(set(counts))  # no line twice
