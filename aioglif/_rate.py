@@ -11,7 +11,9 @@ it set, the successes between two 429s, and the time the client spent paused bet
   the pause was short, not the pace fast).
 - At an event the rate drops to the lower of a little below itself and a little below what
   got through since the previous event, pauses included (a bucket refills while the client
-  waits; a large burst or a long window only fools the first event). From there it climbs
+  waits; a large burst or a long window only fools the first event; a short time since, mostly
+  paused, is measured over the last 10 to 30 s instead, since a sliding window lets through
+  only the echo of what it held). From there it climbs
   back quickly to what got through while the client was *sending* (a fixed window's quota or a
   strict spacing is lost while it waits), and then creeps up by a small fraction each clean
   second, so that 429s stay rare (each one pauses the whole client) while a limit that was
@@ -92,6 +94,24 @@ class AdaptiveRate:
         paused = sum(max(0.0, min(b, now) - max(a, start)) for a, b in self._pauses)
         return n, now - start - paused
 
+    def _paced(self, now: float, pace: float) -> float:
+        """The most of ``pace`` (since the last event, pauses included, the client paused most
+        of it) and the same over the last 10, 20 and 30 seconds. A sliding window lets
+        through, after a pause, only what left it: the echo of what was sent a window ago (a
+        429 three seconds after another, the pace between them a fifth of the limit, once
+        dropped a crawl to half its limit for the rest of it). Over a longer stretch no shape
+        lets through much less than its limit (a burst or a quota more, if anything: the drop
+        is then one plain step)."""
+        if not self._seconds:
+            return pace
+        first = self._seconds[0][0]
+        for back in (10.0, 20.0, 30.0):
+            start = max(math.floor(now - back), first)
+            n, _ = self._measured(now, start)
+            if now - start >= self.min_span and n >= self.min_between:
+                pace = max(pace, n / (now - start))
+        return pace
+
     def _window_event(self, now: float, in_flight: int) -> bool:
         """Whether a 429 of a request sent with ``in_flight`` answers outstanding (itself
         included) is a cap on requests in flight; if so the window is lowered below it.
@@ -145,18 +165,25 @@ class AdaptiveRate:
             n, active = self._measured(now, since)
             # (Counted by whole seconds: a second 429 soon after the first, a second or two
             # later, says nothing measurable; the plain step back is all it gets.)
-            if n >= self.min_between and active >= 0.5 and now - since >= self.min_span:
+            if n >= self.min_between and now - since >= self.min_span:
                 # Over the whole time, pauses included, the pace is a floor (a bucket filled
                 # up while the client paused); over the time it was sending, a ceiling (a
                 # window's quota or a strict spacing was lost while it paused). Drop to the
                 # floor at once, then climb back quickly as far as the ceiling.
                 elapsed = max(1e-9, now - math.floor(since))
-                floor = max(self.rate / 4, min(new, n / elapsed * self.margin))
-                self.estimate = min(n / active * self.margin, self.rate * self.near)
+                pace = n / elapsed
+                floor = max(self.rate / 4, min(new, pace * self.margin))
+                self.estimate = min(n / max(active, 1e-9) * self.margin, self.rate * self.near)
                 if active < elapsed / 2 and elapsed - active > 2.0:
                     # Paused most of the time: the pace while sending was a window's quota
-                    # spent at once, not a pace to climb back to.
+                    # spent at once, not a pace to climb back to; and over a short stretch
+                    # the pace with the pause says little more (see _paced). (Nor is hardly
+                    # any time sending, a probe refused after the pause, a reason for a plain
+                    # step: from far above, a sliding window's echo then met plain steps five
+                    # times in ten seconds, a crawl paused a quarter of its time.)
                     self.estimate = min(self.estimate, floor * self.reach)
+                    if elapsed < 10.0:
+                        floor = max(self.rate / 4, min(new, self._paced(now, pace) * self.margin))
                 new = floor
                 if now - self._event_at >= self.settled:
                     # Clean for long at about this rate: the limit is close below it (a

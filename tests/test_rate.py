@@ -33,6 +33,7 @@ def crawl(
     told: float | None = None,
     latency: tuple[float, float] = (0.01, 0.02),
     jitter: float = 0.004,
+    spikes: tuple[float, float] = (0.0, 0.0),
     slots: int = 16,
     seed: int = 1,
     retry_after: str = "seconds",
@@ -45,7 +46,9 @@ def crawl(
     The sender as it behaves: ``slots`` requests at most, paced at the controller's rate (one
     every 1/rate seconds, no burst), at most ``window`` on the wire; a 429 pauses everyone for
     its Retry-After (at least a backoff step), then one probe goes alone. Each request reaches
-    the server up to ``jitter`` late; a refusal is answered at once, the rest after ``latency``.
+    the server up to ``jitter`` late, and with the chance ``spikes[0]`` up to ``spikes[1]`` more
+    (a loaded machine: mostly on time, now and then a few milliseconds late); a refusal is
+    answered at once, the rest after ``latency``.
     """
     rng = random.Random(seed)
     # A concurrency cap of ``cap`` requests being answered at once: LIMIT a second at most
@@ -71,6 +74,8 @@ def crawl(
             if quota.seen:
                 quota.on_send(t)
             arrive = t + rng.uniform(0, jitter)
+            if spikes[0] and rng.random() < spikes[0]:
+                arrive += rng.uniform(0, spikes[1])
             verdict = limiter.admit(arrive)
             said = rate_limit_headers(verdict) if headers else {}
             on_wire += 1
@@ -248,3 +253,41 @@ async def test_the_sender_keeps_no_more_in_flight_than_the_window() -> None:
                 tg.start_soon(client.get_glif, glif)
         assert client.stats.rate_limited == 0
     assert server.peak_in_flight == 2
+
+
+def test_a_429_soon_after_a_pause_drops_to_the_longer_pace_not_to_what_the_pause_left() -> None:
+    # A sliding window, its limit 20 a second, pushed from above: after a pause it lets
+    # through only what left it, so the seconds since the last 429 (most of them paused) say
+    # far less than the twenty before them.
+    rate = AdaptiveRate(rate=35.0)
+    for i in range(400):
+        rate.on_success(i / 20)
+    assert rate.on_rate_limited(20.0, sent_at=19.99) is not None  # the first: a plain step
+    rate.on_pause(20.0, 3.0)
+    for i in range(12):
+        rate.on_success(23.0 + i / 25)
+    lower = rate.on_rate_limited(23.6, sent_at=23.55)
+    assert lower is not None
+    # What got through over the last 20 s, paused or not (17.5 a second), not the 3.3 of the
+    # last 3.6 s nor the quarter of the rate that used to bound the drop.
+    assert 16.0 < lower < 20.0
+
+
+def test_a_429_after_a_pause_that_left_no_time_sending_still_measures() -> None:
+    # Slow start far past a sliding window's limit (its quota lasts seven seconds), the first
+    # 429, a pause of three seconds, and another 429 at once: a plain step would leave the
+    # rate at three times the limit, and the window's echo would meet it again and again.
+    rate = AdaptiveRate(rate=10.0)
+    for second, count in enumerate((8, 13, 17, 21, 28, 36, 46)):
+        for i in range(count):
+            rate.on_success(second + i / count)
+    for i in range(29):
+        rate.on_success(7.0 + i / 75)
+    assert rate.rate > 60.0
+    assert rate.on_rate_limited(7.4, sent_at=7.39) is not None  # the first: a plain step
+    rate.on_pause(7.4, 3.1)
+    for i in range(7):
+        rate.on_success(10.5 + i / 140)
+    lower = rate.on_rate_limited(10.56, sent_at=10.55)
+    # Not a plain step: what got through over the last ten seconds, pauses included.
+    assert lower is not None and 15.0 < lower < 20.0
