@@ -16,7 +16,7 @@ from ._consistency import PageInfo, Seen
 from ._page import Fetched, Page
 from ._page import merge as _merge
 from ._page import now as _now
-from ._sender import Stats
+from ._stats import Stats
 
 if TYPE_CHECKING:
     from .pagination import AsyncPaginator
@@ -44,10 +44,10 @@ class Slot(Generic[T]):
 class Listing(Generic[T]):
     """The state of one iteration of a paginator."""
 
-    def __init__(self, pager: AsyncPaginator[T]) -> None:
+    def __init__(self, pager: AsyncPaginator[T], size: int | None = None) -> None:
         self.p = pager
         # The page size asked for: what the caller wants, or less where the server serves less.
-        self.size = min(pager.page_size, pager.facts.cap or pager.page_size)
+        self.size = size or min(pager.page_size, pager.facts.cap or pager.page_size)
         self.slots: dict[int, Slot[T]] = {}
         # Set when a page's task ends; made anew by whoever waits, before waiting.
         self.changed: anyio.Event | None = None
@@ -76,6 +76,17 @@ class Listing(Generic[T]):
         self.recovered: list[Page[T]] = []
         self.finished = False
         self.live = 0  # fetch tasks of this listing still running
+        self.adopted: Slot[T] | None = None  # the first page, fetched before this state existed
+
+    def adopt(self, number: int, sent: float, received: float, fetched: Fetched[T]) -> None:
+        """Go on from a first page fetched inline by the paginator, as if fetched here."""
+        self.started = True
+        self._begin(number)
+        slot: Slot[T] = Slot(number)
+        slot.sent, slot.received, slot.result, slot.done = sent, received, fetched, True
+        self.slots[number] = slot
+        self.next_to_schedule = number + 1
+        self.adopted = slot
 
     def _plan(self, done: int = 0) -> None:
         """Where ``expected`` and ``max_items`` put the last page, at the current page size."""
@@ -266,8 +277,11 @@ class Listing(Generic[T]):
             if self.finished:
                 return None
             self._note_ends()
-            if self._inline_next():
-                slot: Slot[T] | None = await self._fetch_inline()
+            if self.adopted is not None:
+                slot: Slot[T] | None = self.adopted
+                self.adopted = None
+            elif self._inline_next():
+                slot = await self._fetch_inline()
             else:
                 self._top_up()
                 slot = await self._wait()

@@ -14,10 +14,11 @@ from ._errors import APIStatusError, PageIgnoredError, RateLimitedError, Transpo
 from ._page import Fetched
 from ._page import merge as _merge
 from ._page import now as _now
-from ._sender import Stats
+from ._stats import Stats
 
 if TYPE_CHECKING:
     from ._listing import Listing
+    from .pagination import AsyncPaginator
 
 T = TypeVar("T")
 
@@ -98,12 +99,17 @@ def ends(lst: Listing[T], number: int, count: int) -> bool:
     """
     if count >= lst.size:
         return False
-    facts = lst.p.facts
-    if count == 0 or number != lst.first or facts.full_at >= lst.size or facts.ignores_page:
+    return number != lst.first or first_ends(lst.p, lst.size, count)
+
+
+def first_ends(p: AsyncPaginator[T], size: int, count: int) -> bool:
+    """Whether a first page of ``count`` items, fewer than ``size``, is the last one."""
+    facts = p.facts
+    if count == 0 or facts.full_at >= size or facts.ignores_page:
         return True
-    if lst.p._first is not None and lst.p._first > (facts.first_page or 1):
+    if p._first is not None and p._first > (facts.first_page or 1):
         return True  # a resumed listing: its pages were numbered at the size it began with
-    return lst.p.expected is not None and count >= lst.p.expected
+    return p.expected is not None and count >= p.expected
 
 
 def check_paging(lst: Listing[T], number: int, keys: list[Hashable], new: int) -> bool:

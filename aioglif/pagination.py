@@ -24,13 +24,15 @@ from typing import Generic, TypeVar
 
 import anyio
 
-from ._consistency import ListingFacts
+from ._consistency import ListingFacts, newest_first
 from ._errors import APIStatusError
 from ._listing import Listing
 from ._page import Fetch, Fetched, ListingStats, Page, Spawn
 from ._page import merge as _merge
+from ._page import now as _now
+from ._paging import first_ends
 from ._protocol import MAX_LIMIT, check_limit
-from ._sender import Stats
+from ._stats import Stats
 
 __all__ = ["AsyncPaginator", "Fetched", "ListingStats", "Page"]
 
@@ -95,7 +97,11 @@ class AsyncPaginator(Generic[T]):
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         if self.expected == 0:
             return  # the caller knows the list is empty: not even one request
-        listing = Listing(self)
+        listing, number, items = await self._first_of_many()
+        if listing is None:
+            if items:
+                yield Page(items, number, has_more=False)
+            return
         try:
             while (page := await listing.next_page()) is not None:
                 yield page
@@ -106,13 +112,48 @@ class AsyncPaginator(Generic[T]):
         # The listing driven here, not through ``pages()``: one generator per listing, not two.
         if self.expected == 0:
             return
-        listing = Listing(self)
+        listing, _, items = await self._first_of_many()
+        if listing is None:
+            for item in items:
+                yield item
+            return
         try:
             while (page := await listing.next_page()) is not None:
                 for item in page.items:
                     yield item
         finally:
             await listing.aclose()
+
+    async def _first_of_many(self) -> tuple[Listing[T] | None, int, list[T]]:
+        """The first page, fetched in the caller's task. Most listings (a glif's runs) are that
+        one short page: they end here, with its items and no listing state at all. Otherwise
+        the listing that goes on from it (or, while the first page's number is not known yet,
+        from the start: it asks page 0 first)."""
+        number = self._first if self._first is not None else self.facts.first_page
+        if number is None:
+            return Listing(self), 0, []
+        size = min(self.page_size, self.facts.cap or self.page_size)
+        sent = _now()
+        self.in_flight += 1
+        try:
+            fetched = await self._fetch(number, size, self.stats)
+        finally:
+            self.in_flight -= 1
+        received = _now()
+        raw = fetched.items
+        count = len(raw)
+        if count < size and first_ends(self, size, count):
+            # What a listing of one page does, without the state for more: no repeats to drop
+            # (nothing was seen before it), nothing to repair, only its order to note.
+            if count > 1 and not newest_first([self._created(item) for item in raw]):
+                self.stats.exact_ids = True
+            items = raw if self.max_items is None else raw[: self.max_items]
+            self.stats.pages += 1
+            self.stats.items += len(items)
+            return None, number, items
+        listing = Listing(self, size)
+        listing.adopt(number, sent, received, fetched)
+        return listing, number, []
 
     async def first_page(self) -> Page[T]:
         """The first page alone: one request (two while the client does not know yet whether
