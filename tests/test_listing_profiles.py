@@ -185,3 +185,28 @@ async def test_a_rate_limited_page_zero_is_asked_again_not_taken_for_no() -> Non
         glifs = await client.glifs(page_size=10).collect()
     assert client.listing_facts["/glifs"].first_page == 0
     assert sorted(x.id for x in glifs) == sorted(x["id"] for x in server.data.public_glifs)
+
+
+async def test_a_listing_of_one_short_page_counts_and_notes_as_a_longer_one_does() -> None:
+    # The one-page listing skips the many-page state (most listings of a glif's runs): what it
+    # counts and notes must not differ from what that state would.
+    likes = Behaviour().every_list(order="likes")
+    async with FakeGlifServer(_data(), behaviour=likes) as server, make_client(server) as client:
+        await client.glifs(page_size=50).first_page()  # pages of 50 are served in full
+        user = next(iter(server.data.users.values()))["username"]
+        everything = await client.glifs(username=user, page_size=50).collect()
+        assert 1 < len(everything) < 50
+        server.requests.clear()
+        one = client.glifs(username=user, page_size=50)
+        assert [x.id async for x in one] == [x.id for x in everything]
+        assert len(server.requests) == 1
+        assert one.stats.exact_ids  # liked-first is no newest-first order: ids kept exactly
+        assert (one.stats.pages, one.stats.items, one.stats.requests) == (1, len(everything), 1)
+        capped = client.glifs(username=user, page_size=50, max_items=1)
+        pages = [p async for p in capped.pages()]
+        assert [(len(p.items), p.number, p.has_more) for p in pages] == [(1, 1, False)]
+        assert (capped.stats.pages, capped.stats.items) == (1, 1)
+        nobody = client.glifs(username="nobody-has-this-name", page_size=50)
+        assert [p async for p in nobody.pages()] == []
+        assert (nobody.stats.pages, nobody.stats.items, nobody.stats.requests) == (1, 0, 1)
+        assert nobody.in_flight == 0
