@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._raw import RawResponse
 from ._retry import RetryPolicy
-from ._sender import Stats
+from ._stats import Stats
 from ._version import __version__
 from .client import GlifClient
 from .models import (

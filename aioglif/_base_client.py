@@ -27,7 +27,8 @@ from ._listings import Listing
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE, RawResponse
 from ._retry import RetryPolicy, Safety
-from ._sender import Sender, Stats
+from ._sender import Sender
+from ._stats import Stats
 from ._wire import AiohttpWire, Response, Wire
 from .pagination import AsyncPaginator, Fetched
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ._sender import Stats
+from ._stats import Stats
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from ._consistency import Boundary, covered, in_gap, suspect_boundaries
 from ._page import Fetched, Page
 from ._page import merge as _merge
-from ._sender import Stats
+from ._stats import Stats
 
 if TYPE_CHECKING:
     from ._listing import Listing

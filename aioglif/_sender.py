@@ -1,4 +1,5 @@
-"""The polite sender: the rate limiter, the in-flight cap, the shared 429 pause and the retries.
+"""The polite sender: the in-flight cap, the retries, the redirects, the token, the counters;
+when each attempt may go is the :class:`~aioglif._pacer.Pacer`'s (the rate, the 429 pause).
 
 It sends through a :class:`~aioglif._wire.Wire` and knows nothing of aiohttp, so a test plugs an
 in-memory wire in its place. Everything it raises is a :class:`GlifError`.
@@ -10,31 +11,24 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import anyio
-from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from . import _errors as e
 from ._config import Settings, Timeouts, origin
-from ._protocol import (
-    REDIRECT_STATUSES,
-    decode,
-    parse_retry_after,
-    should_retry,
-    status_error,
-)
-from ._quota import Quota
+from ._pacer import Pacer
+from ._protocol import REDIRECT_STATUSES, decode, parse_retry_after, should_retry, status_error
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE
 from ._redact import redact_body, redacted_headers
 from ._retry import RetryPolicy, Safety
+from ._stats import Stats, bump
 from ._wiretypes import Request, Response, Wire
 from .models import ENCODER
 
-__all__ = ["Sender", "Stats"]
+__all__ = ["Sender"]
 
 T = TypeVar("T")
 log = logging.getLogger("aioglif")
@@ -43,43 +37,7 @@ log = logging.getLogger("aioglif")
 _now = time.monotonic
 
 
-@dataclass
-class Stats:
-    """Counters of one client (or one listing); read them for progress displays."""
-
-    requests: int = 0  # HTTP requests sent, retries and redirect hops included
-    retries: int = 0
-    rate_limited: int = 0  # 429 answers received
-    errors: int = 0  # attempts that failed: transport, non-2xx, undecodable
-    redirects: int = 0
-    bytes_received: int = 0
-    limiter_seconds: float = 0.0  # waiting for the rate limiter (and a 429's pause)
-    network_seconds: float = 0.0  # from sending a request to having its whole body
-
-    def snapshot(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
 HeaderHook = Callable[[Mapping[str, str]], None]
-
-
-def _bump(sinks: tuple[Stats, ...], name: str, n: float = 1) -> None:
-    for sink in sinks:
-        setattr(sink, name, getattr(sink, name) + n)
-
-
-class _AdjustableLimiter(AsyncLimiter):
-    """aiolimiter's leaky bucket, its rate changed in place.
-
-    Replacing the limiter instead would let the requests queued on the old one go on at the old
-    pace beside the new one: two buckets, bursts, 429s. aiolimiter keeps the rate in a private
-    ``_rate_per_sec`` set once at construction, so it is set here too (tested by rate="auto").
-    """
-
-    def set_rate(self, rate: float) -> None:
-        self._leak()  # the time so far drains at the old rate
-        self.time_period = 1.0 / rate
-        self._rate_per_sec = rate
 
 
 class Sender:
@@ -88,67 +46,29 @@ class Sender:
     def __init__(self, settings: Settings, wire: Wire, adaptive: AdaptiveRate | None = None) -> None:
         self._settings = settings
         self.wire = wire
-        # With no known limit, ``adaptive`` finds it from the 429s and sets the limiter's rate.
-        self.adaptive = adaptive
-        self._limiter: AsyncLimiter | None = None
+        self.pacer = Pacer(settings, adaptive)
         self._slots: anyio.Semaphore | None = None
-        self._pause_until = 0.0
-        # After a pause, one request goes alone and the rest wait for its answer: a 429 that
-        # was still meant (its Retry-After too short) costs one more 429, not one per waiter.
-        self._probe_next = False
-        self._strikes = 0  # 429s in a row, client-wide
         self._header_cache: dict[tuple[str, bool], dict[str, str]] = {}
-        self._probe: anyio.Event | None = None
-        # Requests on the wire, and an event for those waiting for one of them to end when the
-        # adaptive window (a server's cap on requests in flight) is full.
-        self._on_wire = 0
-        self._wire_free: anyio.Event | None = None
-        # What X-RateLimit-* headers say is left of a window's quota, and the pace that spends
-        # it evenly (None: no such headers, or a quota that refills like a bucket).
-        self._quota = Quota()
-        self._quota_pace: float | None = None
         self._rng = random.Random()
         self.stats = Stats()
 
     async def open(self) -> None:
-        # Limiter and semaphore belong to the running event loop: made here, not earlier.
-        s = self._settings
-        rate = self.adaptive.rate if self.adaptive is not None else s.rate
-        if rate is not None:
-            self._set_rate(rate)
-        self._slots = anyio.Semaphore(s.max_in_flight)
+        # The semaphore belongs to the running event loop: made here, not earlier.
+        self.pacer.open()
+        self._slots = anyio.Semaphore(self._settings.max_in_flight)
         await self.wire.open()
 
     async def close(self) -> None:
         await self.wire.close()
 
-    def _set_rate(self, rate: float) -> None:
-        # One token per 1/rate seconds: no bursts above the rate, which is what servers count.
-        if self._quota_pace is not None:
-            rate = min(rate, self._quota_pace)
-        if isinstance(self._limiter, _AdjustableLimiter):
-            self._limiter.set_rate(rate)
-        elif self.adaptive is not None:
-            self._limiter = _AdjustableLimiter(1, 1.0 / rate)
-        else:
-            self._limiter = AsyncLimiter(1, 1.0 / rate)
+    @property
+    def adaptive(self) -> AdaptiveRate | None:
+        return self.pacer.adaptive
 
     @property
     def rate(self) -> float | None:
         """Requests per second the limiter allows now (None: no limiter)."""
-        return None if self._limiter is None else 1.0 / self._limiter.time_period
-
-    @property
-    def paused_for(self) -> float:
-        """Seconds left of the pause a 429 imposed on every request of this client."""
-        return max(0.0, self._pause_until - _now())
-
-    def pause(self, seconds: float) -> None:
-        now = _now()
-        self._pause_until = max(self._pause_until, now + seconds)
-        self._probe_next = True
-        if self.adaptive is not None:
-            self.adaptive.on_pause(now, seconds)
+        return self.pacer.rate
 
     async def request(
         self,
@@ -183,14 +103,14 @@ class Sender:
                     method, url, params, json, decoder, run_timeouts, deadline, sinks, on_headers, timeouts
                 )
             except e.GlifError as err:
-                _bump(sinks, "errors")
+                bump(sinks, "errors")
                 retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
                 if not should_retry(err, safety):
                     raise
                 wait = policy.delay(attempt, retry_after=retry_after, rng=self._rng)
                 if not policy.allows(attempt, _now() - start, wait):
                     raise
-                _bump(sinks, "retries")
+                bump(sinks, "retries")
                 log.info(
                     "retrying %s %s in %.2fs after %s (attempt %d of %d)",
                     method,
@@ -220,43 +140,28 @@ class Sender:
         if self._slots is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
         slots = self._slots
+        pacer = self.pacer
         try:
             slots.acquire_nowait()  # no checkpoint (an event loop turn) when a slot is free
         except anyio.WouldBlock:
             await slots.acquire()
         try:
             waited = _now()
-            probe = await self._turn(method, url, deadline)
+            probe = await pacer.turn(method, url, deadline)
             try:
                 sent = _now()
-                if self._quota.seen:
-                    self._quota.on_send(sent)
-                self._on_wire += 1
-                level = self._on_wire
+                level = pacer.sending(sent)
                 try:
                     resp = await self._send(method, url, params, payload, run_timeouts, sinks, timeouts)
                 finally:
-                    self._on_wire -= 1
-                    if self._wire_free is not None:
-                        self._wire_free.set()
-                        self._wire_free = None
+                    pacer.sent()
                     now = _now()
                     for sink in sinks:
                         sink.limiter_seconds += sent - waited
                         sink.network_seconds += now - sent
-                if self.adaptive is not None:
-                    self._observe_quota(resp)
-                if resp.status == 429:
-                    # Pause before the waiters are let go, so that they wait again. Each probe
-                    # that meets a 429 again pauses one backoff step longer; the 429s of
-                    # requests sent together before the pause count as one.
-                    self._strikes = self._strikes + 1 if probe is not None else max(self._strikes, 1)
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                    self.pause(self._settings.retry.pause(self._strikes, retry_after))
+                pacer.answered(resp.status, resp.headers, probe)
             finally:
-                if probe is not None:
-                    self._probe = None
-                    probe.set()
+                pacer.release(probe)
         finally:
             slots.release()
         status = resp.status
@@ -264,19 +169,16 @@ class Sender:
         # a proxy) that echoes the Authorization header cannot put the token in an exception,
         # a run's result or a file.
         body = redact_body(resp.body, self._secret)
-        if status != 429:
-            self._strikes = 0  # (a 200 that says "rate limited" sets it again below)
         if 200 <= status < 300:
             try:
                 result = decode(decoder, body, method=method, url=resp.url)
             except e.RateLimitedError:
                 # A 200 whose body says "rate limited" (the Simple API's way): a 429 by another name.
-                self._strikes = self._strikes + 1 if probe is not None else max(self._strikes, 1)
-                self.pause(self._settings.retry.pause(self._strikes, None))
-                self._adapt(429, sent, probe is not None, level)
-                _bump(sinks, "rate_limited")
+                pacer.refused(probe, None)
+                pacer.adapt(429, sent, probe is not None, level)
+                bump(sinks, "rate_limited")
                 raise
-            self._adapt(status, sent, probe is not None, level)
+            pacer.adapt(status, sent, probe is not None, level)
             if on_headers is not None:
                 on_headers(resp.headers)
             capture = CAPTURE.get()
@@ -284,9 +186,9 @@ class Sender:
                 headers = redacted_headers(resp.headers, self._secret)
                 capture.append(Response(status, headers, body, resp.url))
             return result
-        self._adapt(status, sent, probe is not None, level)
+        pacer.adapt(status, sent, probe is not None, level)
         if status == 429:
-            _bump(sinks, "rate_limited")
+            bump(sinks, "rate_limited")
         raise status_error(
             status,
             body,
@@ -296,81 +198,6 @@ class Sender:
             secret=self._secret,
             headers=resp.headers,
         )
-
-    def _observe_quota(self, resp: Response) -> None:
-        pace = self._quota.observe(resp.headers, _now(), time.time(), self._on_wire)
-        if pace != self._quota_pace:
-            self._quota_pace = pace
-            if self.adaptive is not None:
-                self._set_rate(self.adaptive.rate)
-
-    def _adapt(self, status: int, sent: float, probe: bool, in_flight: int) -> None:
-        # A probe's 429 says the pause was too short, not that the pace is too fast.
-        if self.adaptive is not None and (status != 429 or not probe):
-            now = _now()
-            if status == 429:
-                changed = self.adaptive.on_rate_limited(now, sent, in_flight)
-            else:
-                changed = self.adaptive.on_success(now, in_flight)
-            if changed is not None:
-                self._set_rate(changed)
-
-    async def _turn(self, method: str, url: str, deadline: float) -> anyio.Event | None:
-        """Wait for this request's turn: the client's pause, the rate, the window of requests
-        in flight, a spent quota. The probe after a pause gets its event back (set it when its
-        answer is in)."""
-        while True:
-            if self._probe is None and not self._probe_next and self._pause_until <= _now():
-                probe = None
-            else:
-                probe = await self._wait_for_pause(method, url, deadline)
-            try:
-                if self._limiter is not None:
-                    await self._limiter.acquire()
-                adaptive = self.adaptive
-                if adaptive is not None and adaptive.window is not None:
-                    while self._on_wire >= adaptive.window:
-                        if self._wire_free is None:
-                            self._wire_free = anyio.Event()
-                        await self._wire_free.wait()
-                if self._quota.seen and (left := self._quota.wait(_now())) > 0:
-                    # The quota is spent until its reset (a later answer can only say so
-                    # again: a new window's first answer comes after this sleep).
-                    await anyio.sleep(left)
-            except BaseException:
-                if probe is not None:
-                    self._probe = None
-                    probe.set()
-                raise
-            if probe is not None or (
-                self._probe is None and not self._probe_next and self._pause_until <= _now()
-            ):
-                return probe
-            # A 429 paused the client while this request waited for the rate: sent now, it
-            # would meet the same limit (one 429, one more event, for every request queued).
-
-    async def _wait_for_pause(self, method: str, url: str, deadline: float) -> anyio.Event | None:
-        """Wait out the client's pause; the first request after one is its probe (returned)."""
-        while True:
-            left = self._pause_until - _now()
-            if left > 0:
-                if self._pause_until > deadline:
-                    raise e.RateLimitedError(
-                        f"rate limited: the client is paused for {left:.1f}s more, past this"
-                        " request's retry budget",
-                        retry_after=left,
-                        method=method,
-                        url=url,
-                    )
-                await anyio.sleep(left)
-            elif self._probe is not None:
-                await self._probe.wait()
-            elif self._probe_next:
-                self._probe_next = False
-                self._probe = anyio.Event()
-                return self._probe
-            else:
-                return None
 
     @property
     def _secret(self) -> str | None:
@@ -442,7 +269,7 @@ class Sender:
             params = None  # the Location carries its own query
             if resp.status == 303 or (resp.status in (301, 302) and method != "GET"):
                 method, payload = "GET", None
-            _bump(sinks, "redirects")
+            bump(sinks, "redirects")
         raise e.TooManyRedirects(
             f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
         )

@@ -318,7 +318,7 @@ def test_merging_counters_adds_every_field() -> None:
     from dataclasses import fields
 
     from aioglif._page import merge
-    from aioglif._sender import Stats
+    from aioglif._stats import Stats
 
     part = Stats(**{f.name: i + 1 for i, f in enumerate(fields(Stats))})
     into = Stats(**{f.name: 10 for f in fields(Stats)})

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._sender import Stats as ClientStats
+from .._stats import Stats as ClientStats
 
 __all__ = ["CrawlStats", "summarize"]
 
