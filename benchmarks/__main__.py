@@ -21,7 +21,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,7 @@ class Sizes:
 
 FULL = Sizes(glifs=20_000, small_glifs=2_000, stream=(20_000, 200_000), page_glifs=5_000)
 QUICK = Sizes(glifs=1_000, small_glifs=60, stream=(2_000, 8_000), page_glifs=300)
-SMALL_PAGE_REPEATS = 3  # the CPU of each contender is the median of this many runs
+CPU_REPEATS = 3  # where CPU is the measure, each contender's is the median of this many runs
 
 
 def _free_port() -> int:
@@ -120,8 +122,21 @@ def scenario_nolatency(base: str, sizes: Sizes) -> tuple[str, list[dict[str, Any
         "page_size": 100,
         "concurrency": 8,
     }
-    rows = [run(base, c, "list", job, {}) for c in CONTENDERS]
-    return f"No latency: {sizes.glifs:,} glifs with their graphs, pages of 100 (client cost)", rows
+    rows = [_median_cpu(partial(run, base, c, "list", job, {})) for c in CONTENDERS]
+    return (
+        f"No latency: {sizes.glifs:,} glifs with their graphs, pages of 100 (client cost);"
+        f" median CPU of {CPU_REPEATS} runs",
+        rows,
+    )
+
+
+def _median_cpu(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The run of median CPU out of ``CPU_REPEATS``: one run's CPU swings with the machine.
+
+    A contender's runs go back to back, which keeps its process warm-up out of the others' way;
+    interleaved would be fairer to a machine whose load changes."""
+    runs = sorted((measure() for _ in range(CPU_REPEATS)), key=lambda r: r["cpu"])
+    return runs[len(runs) // 2]
 
 
 LATENCY = (0.05, 0.05)  # 50 ms plus up to 50 ms: 50-100 ms a request
@@ -179,18 +194,11 @@ def scenario_smallpages(base: str, sizes: Sizes) -> tuple[str, list[dict[str, An
         "concurrency": 8,
         "glifs": glifs,
     }
-    rows = []
-    for c in CONTENDERS:
-        # Interleaved would be fairer to a machine whose load changes; a contender's three
-        # runs back to back keep its process warm-up out of the others' way. Median CPU.
-        runs = sorted(
-            (run(base, c, "graphs+runs", job, {}) for _ in range(SMALL_PAGE_REPEATS)), key=lambda r: r["cpu"]
-        )
-        rows.append(runs[len(runs) // 2])
+    rows = [_median_cpu(partial(run, base, c, "graphs+runs", job, {})) for c in CONTENDERS]
     runs_total = sum(g["count"] for g in glifs)
     return (
         f"Small pages: {len(glifs):,} glifs with graphs (pages of 100), then each glif's runs"
-        f" ({runs_total:,}, about 10 a page); median CPU of {SMALL_PAGE_REPEATS} runs, no latency",
+        f" ({runs_total:,}, about 10 a page); median CPU of {CPU_REPEATS} runs, no latency",
         rows,
     )
 
