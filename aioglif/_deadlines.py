@@ -124,9 +124,25 @@ class Watchdog:
         self._handle = self._loop.call_at(at, self._tick)
         self._at = at
 
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle, self._at = None, math.inf
+
     def _tick(self) -> None:
         self._handle, self._at = None, math.inf
         now = self._loop.time()
+        try:
+            at = self._check(now)
+        except BaseException:
+            # Whatever went wrong with one request (said loudly), the others keep their deadlines.
+            self._schedule(now + 1.0)
+            raise
+        if at < math.inf:
+            self._schedule(at)
+
+    def _check(self, now: float) -> float:
+        """Expire what is due; return when to look again."""
         at = math.inf
         for watch in list(self._watches):
             if now >= watch.deadline:
@@ -143,8 +159,7 @@ class Watchdog:
                     continue
                 at = min(at, now + read / _TICKS_PER_READ)
             at = min(at, watch.deadline)
-        if at < math.inf:
-            self._schedule(at)
+        return at
 
     def _expire(self, watch: Watch, why: str) -> None:
         del self._watches[watch]

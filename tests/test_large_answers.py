@@ -159,6 +159,33 @@ async def test_waiting_for_the_turn_counts_in_the_total_timeout(
         await wire.close()
 
 
+async def test_waiting_for_the_turn_is_not_the_servers_silence(
+    stalling_server: tuple[str, anyio.Event],
+) -> None:
+    base, release = stalling_server
+    wire = AiohttpWire(large_body=64 * KiB)
+    await wire.open()
+    try:
+        sizes: list[int] = []
+
+        async def send(path: str, read: float | None = None) -> None:
+            resp = await wire.send(Request("GET", base + path, max_body=MiB, read_timeout=read))
+            sizes.append(len(resp.body))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send, "/stall")
+                await until(lambda: wire._turn is not None and wire._turn.locked())
+                tg.start_soon(send, "/big", 0.05)
+                await until(lambda: wire._turn is not None and wire._turn.statistics().tasks_waiting == 1)
+                # Ten of its read timeouts pass while it waits for the turn, not for the server.
+                await anyio.sleep(0.5)
+                release.set()
+        assert sorted(sizes) == [256 * KiB, 256 * KiB + 2]
+    finally:
+        await wire.close()
+
+
 def test_large_body_must_be_a_positive_number_of_bytes() -> None:
     for bad in (0, -1, True, 1.5):
         with pytest.raises(ValueError, match="large_body"):
