@@ -140,7 +140,7 @@ class AiohttpWire:
         assert self._session is not None
         target, url = self._target(request.url, request.params)
         try:
-            async with self._session.request(
+            resp = await self._session.request(
                 request.method,
                 target,
                 data=request.content,
@@ -148,11 +148,16 @@ class AiohttpWire:
                 allow_redirects=False,
                 # aiohttp's only timer left: connecting (see _deadlines for the others).
                 timeout=self._connect_only,
-            ) as resp:
+            )
+            # Released by hand, not by ``async with``: two context managers less per request.
+            # A body not read to its end closes the connection (aiohttp's release sees it).
+            try:
                 watch.stream = resp.content
                 body = await self._body(resp, request, watch)
-                # No redirect is followed here: the answer came from the URL asked.
-                return Response(resp.status, resp.headers, body, url)
+            finally:
+                resp.release()
+            # No redirect is followed here: the answer came from the URL asked.
+            return Response(resp.status, resp.headers, body, url)
         except aiohttp.ConnectionTimeoutError as exc:
             raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
         except aiohttp.ServerTimeoutError as exc:
