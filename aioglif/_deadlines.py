@@ -1,18 +1,19 @@
 """One watchdog per wire for the deadlines of every request in flight.
 
 aiohttp's own ``total`` and ``sock_read`` timeouts cost three timer operations per request (the
-total timer, and the read timer set again on every chunk received): about a tenth of the CPU of
-a small page. Here a request costs an entry in a dict, and the wire one timer for all of them:
-at the earliest total deadline, or a tick every eighth of the shortest read timeout while a
-request in flight has one.
+total timer, and the read timer set again on every chunk received): measured, about 8 µs of the
+wire's 85 µs per small page. Here a request costs an entry in a dict (about 1 µs), and the wire
+one timer for all of them: at the earliest total deadline, or a tick every eighth of the
+shortest read timeout while a request in flight has one.
 
 - The total deadline is exact (the event loop's clock, no rounding).
 - The read timeout is judged from progress seen at the ticks: a request whose bytes received
-  did not grow for ``read`` seconds of ticks has stalled. A tick is at most ``read/8`` after
-  the last byte and the verdict at most ``read/8`` late, so a stall ends after between ``read``
-  and ``1.25 × read`` seconds of silence (plus the loop's own lateness). Before the answer's
-  headers, silence counts from the start of the attempt (connecting included: the wire cannot
-  see when the connection was made).
+  (aiohttp's ``StreamReader.total_bytes``, after decompression) did not grow for ``read``
+  seconds of ticks has stalled. A tick is at most ``read/8`` after the last byte and the
+  verdict at most ``read/8`` late, so a stall ends after between ``read`` and ``1.25 × read``
+  seconds of silence (plus the loop's own lateness). Before the answer's headers, silence
+  counts from the start of the attempt (connecting included: the wire cannot see when the
+  connection was made). Waiting for the wire's turn to read a large answer is not silence.
 
 An expired request's task is cancelled; the wire turns that cancellation back into a
 :class:`~aioglif.TimeoutError` (:meth:`Watch.owns`), unless somebody else also cancelled the

@@ -9,8 +9,8 @@ escapes, and the request's ``Authorization`` value never appears in a message. A
 the request's caps: past ``total_timeout`` it raises :class:`~aioglif.TimeoutError`, past
 ``max_body`` bytes it stops reading and raises :class:`~aioglif.ResponseTooLarge`. The total
 deadline and the read timeout of every request in flight are kept by one watchdog per wire
-(:mod:`aioglif._deadlines`) instead of aiohttp's timers per request, which cost about a tenth
-of a small page's CPU; aiohttp times only the connecting.
+(:mod:`aioglif._deadlines`) instead of aiohttp's timers per request, which cost more; aiohttp
+times only the connecting.
 
 ``max_body`` bounds one answer; the wire bounds them together. An answer is read freely up to
 ``large_body`` bytes (every real page is smaller); past that, reading goes on only while holding
