@@ -22,7 +22,7 @@ from ._pacer import Pacer
 from ._protocol import REDIRECT_STATUSES, decode, parse_retry_after, should_retry, status_error
 from ._rate import AdaptiveRate
 from ._raw import CAPTURE
-from ._redact import redact_body, redacted_headers
+from ._redact import redact, redact_body, redacted_headers
 from ._retry import RetryPolicy, Safety
 from ._stats import Stats, bump
 from ._wiretypes import Request, Response, Wire
@@ -237,9 +237,18 @@ class Sender:
         t = timeouts or self._settings.timeouts
         # The session's read timeout is the client's: a view's own goes with each request.
         read = t.run_read if run_timeouts else (t.read if timeouts is not None else None)
+        total = t.run_total if run_timeouts else t.total
+        started = _now()
         target = url
-        for _hop in range(self._settings.max_redirects + 1):
+        for hop in range(self._settings.max_redirects + 1):
             data = ENCODER.encode(payload) if payload is not None else None
+            left = total
+            if hop and total is not None:
+                # The hops of one attempt share its total: a chain of redirects, each answered
+                # just in time, must not take (max_redirects + 1) totals.
+                left = total - (_now() - started)
+                if left <= 0:
+                    raise _after_redirects(method, target, total, hop)
             request = Request(
                 method,
                 target,
@@ -247,7 +256,7 @@ class Sender:
                 headers=self._headers(target, data is not None),
                 content=data,
                 read_timeout=read,
-                total_timeout=t.run_total if run_timeouts else t.total,
+                total_timeout=left,
                 max_body=self._settings.max_body,
             )
             for sink in sinks:
@@ -266,6 +275,15 @@ class Sender:
                     f"refusing a redirect to {joined.scheme!r} URL", method=method, url=str(current)
                 )
             target = str(joined)
+            secret = self._secret
+            if secret is not None and redact(target, secret) != target:
+                # Sent there, the token would be in the URL: in a foreign host's logs, in
+                # ours, in every error about that request. No server of ours asks for that.
+                raise e.TooManyRedirects(
+                    f"refusing a redirect to a URL that holds the token: {redact(target, secret)}",
+                    method=method,
+                    url=str(current),
+                )
             params = None  # the Location carries its own query
             if resp.status == 303 or (resp.status in (301, 302) and method != "GET"):
                 method, payload = "GET", None
@@ -273,3 +291,12 @@ class Sender:
         raise e.TooManyRedirects(
             f"more than {self._settings.max_redirects} redirects", method=method, url=str(target)
         )
+
+
+def _after_redirects(method: str, url: str, total: float, hops: int) -> e.TimeoutError:
+    return e.TimeoutError(
+        f"no whole answer within the total timeout of {total:g}s"
+        f" (after {hops} redirect{'s' if hops > 1 else ''})",
+        method=method,
+        url=url,
+    )
