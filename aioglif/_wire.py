@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
-from collections.abc import Mapping
 from typing import Final
 
 import aiohttp
 import anyio
-from yarl import URL
 
 from . import _errors as e
 from ._config import DEFAULT_LARGE_BODY
@@ -42,9 +39,6 @@ from ._wiretypes import Request, Response, Wire, scrub, secrets_of, too_large, t
 __all__ = ["AiohttpWire", "Request", "Response", "Wire", "too_large", "total_timeout"]
 
 _CHUNK: Final = 256 * 1024
-_MAX_BASES: Final = 256
-# What a query's quoting leaves as it is (RFC 3986 unreserved), ids and numbers among them.
-_PLAIN: Final = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
 
 
 class AiohttpWire:
@@ -74,7 +68,6 @@ class AiohttpWire:
             total=None, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._watchdog: Watchdog | None = None
-        self._bases: dict[str, tuple[URL, str | None]] = {}
 
     async def open(self) -> None:
         self._turn = anyio.Lock()
@@ -138,11 +131,12 @@ class AiohttpWire:
 
     async def _exchange(self, request: Request, watch: Watch) -> Response:
         assert self._session is not None
-        target, url = self._target(request.url, request.params)
+        params = request.params
         try:
             resp = await self._session.request(
                 request.method,
-                target,
+                request.url,
+                params=params,
                 data=request.content,
                 headers=request.headers,
                 allow_redirects=False,
@@ -156,7 +150,9 @@ class AiohttpWire:
                 body = await self._body(resp, request, watch)
             finally:
                 resp.release()
-            # No redirect is followed here: the answer came from the URL asked.
+            # No redirect is followed here: the answer came from the URL asked, so no new string
+            # is made unless a query was added to it.
+            url = request.url if not params else str(resp.url)
             return Response(resp.status, resp.headers, body, url)
         except aiohttp.ConnectionTimeoutError as exc:
             raise _wrap(e.TimeoutError, exc, request, request_sent=False) from exc
@@ -168,36 +164,6 @@ class AiohttpWire:
             raise _wrap(e.ConnectError, exc, request) from exc
         except aiohttp.ClientError as exc:
             raise _wrap(e.TransportError, exc, request) from exc
-
-    def _target(self, url: str, params: Mapping[str, str] | None) -> tuple[URL, str]:
-        """The URL to send, parsed, and as text.
-
-        aiohttp would parse ``url`` and quote ``params`` into it on every request; a listing
-        sends the same ``url`` with a few short plain values (ids, numbers) page after page.
-        The parsed base is kept, and plain values are appended as they are (quoting leaves
-        them unchanged); anything else is quoted by yarl, as aiohttp would.
-        """
-        base = self._bases.get(url)
-        if base is None:
-            parsed = URL(url)
-            # Where the query starts, encoded; none where text cannot simply be appended.
-            prefix = None if parsed.raw_fragment else f"{parsed}{'&' if parsed.raw_query_string else '?'}"
-            base = parsed, prefix
-            if len(self._bases) < _MAX_BASES:  # the API's few paths; not every glif's own
-                self._bases[url] = base
-        parsed, prefix = base
-        if not params:
-            return parsed, url
-        if prefix is not None:
-            try:
-                plain = _PLAIN("".join(params) + "".join(params.values())) is not None
-            except TypeError:  # not all text: quoted below
-                plain = False
-            if plain:
-                text = prefix + "&".join(map("=".join, params.items()))
-                return URL(text, encoded=True), text
-        full = parsed.extend_query(params)
-        return full, str(full)
 
     async def _body(self, resp: aiohttp.ClientResponse, request: Request, watch: Watch) -> bytes:
         """The body, read a chunk at a time so that it never holds more than ``max_body``, and
