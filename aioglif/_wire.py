@@ -63,6 +63,8 @@ class AiohttpWire:
         self._pool = pool
         self._user_agent = user_agent
         self._session = session
+        # The caller's own session: taken again on every open, never closed by the wire.
+        self._callers = session
         self._owns_session = session is None
         self._connect_only = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=connect_timeout, sock_read=None
@@ -72,6 +74,8 @@ class AiohttpWire:
     async def open(self) -> None:
         self._turn = anyio.Lock()
         self._watchdog = Watchdog(asyncio.get_running_loop())
+        if self._session is None:
+            self._session = self._callers
         # A session belongs to the running event loop: made here, not earlier.
         if self._session is None:
             self._session = aiohttp.ClientSession(

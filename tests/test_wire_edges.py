@@ -1,0 +1,218 @@
+"""The wire's deadlines at their edges: a caller's own session, a pool to wait for, redirects
+within one attempt, a cancel from plain asyncio, a connection left mid-body by a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import anyio
+import pytest
+from aiohttp import web
+
+import aioglif as g
+from aioglif import GlifClient, RetryPolicy, Timeouts
+from aioglif._retry import Safety
+from aioglif.testing import FakeGlifServer, Fault
+from aioglif.wire import AiohttpWire, Request
+
+from .conftest import make_client, until
+
+pytestmark = pytest.mark.anyio
+
+
+class Site:
+    """A small server of our own: ``/ok`` answers at once, ``/hold`` and ``/half`` (headers and
+    half of the body) wait for ``release``, ``/hop?n=N`` answers a redirect to the next hop
+    after ``hop_seconds`` (a slow hop, each within the total timeout) up to ``/hop?n=4``."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.release = asyncio.Event()
+        self.hits: dict[str, int] = {}
+        self.hop_seconds = 0.15
+
+    def hit(self, name: str) -> None:
+        self.hits[name] = self.hits.get(name, 0) + 1
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    s = Site()
+
+    async def ok(request: web.Request) -> web.StreamResponse:
+        s.hit("ok")
+        return web.json_response([1, 2, 3])
+
+    async def hold(request: web.Request) -> web.StreamResponse:
+        s.hit("hold")
+        await s.release.wait()
+        return web.json_response([])
+
+    async def half(request: web.Request) -> web.StreamResponse:
+        s.hit("half")
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b"[" + b" " * 499)
+        await s.release.wait()
+        return resp
+
+    async def hop(request: web.Request) -> web.StreamResponse:
+        s.hit("hop")
+        n = int(request.query["n"])
+        await asyncio.sleep(s.hop_seconds)  # the server's slowness, not a moment the test picks
+        if n >= 4:
+            return web.json_response([])
+        return web.Response(status=307, headers={"Location": f"/hop?n={n + 1}"})
+
+    app = web.Application()
+    for name, handler in {"ok": ok, "hold": hold, "half": half, "hop": hop}.items():
+        app.router.add_get(f"/{name}", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    s.url = f"http://127.0.0.1:{port}"
+    try:
+        yield s
+    finally:
+        s.release.set()
+        await runner.cleanup()
+
+
+async def test_a_callers_session_is_used_again_after_the_wire_reopens(site: Site) -> None:
+    # Closing the wire leaves the caller's session to the caller; opening it again must take
+    # that session back, not make one of its own that nobody closes (an unclosed-session leak,
+    # and the caller's proxy, cookies and connector silently dropped).
+    async with aiohttp.ClientSession() as session:
+        wire = AiohttpWire(session=session)
+        for _ in range(2):
+            await wire.open()
+            assert (await wire.send(Request("GET", site.url + "/ok", total_timeout=10))).status == 200
+            assert wire._session is session
+            await wire.close()
+            assert not session.closed
+        with pytest.raises(RuntimeError, match="not open"):
+            await wire.send(Request("GET", site.url + "/ok"))
+
+
+async def test_a_connection_left_mid_body_by_a_timeout_is_not_read_again(site: Site) -> None:
+    # One pooled connection: the body the timed-out request left unread must not become the
+    # start of the next answer.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        wire = AiohttpWire(session=session, read_timeout=None)
+        await wire.open()
+        with pytest.raises(g.TimeoutError, match="total timeout"):
+            await wire.send(Request("GET", site.url + "/half", total_timeout=0.2))
+        for _ in range(3):
+            resp = await wire.send(Request("GET", site.url + "/ok", total_timeout=10))
+            assert (resp.status, resp.body) == (200, b"[1, 2, 3]")
+        await wire.close()
+
+
+async def test_asyncio_wait_for_around_a_request_is_its_own_timeout(site: Site) -> None:
+    # Plain asyncio, not anyio: the caller's timer cancels the request; what comes out is the
+    # caller's asyncio timeout, and no cancellation is left on the task.
+    wire = AiohttpWire(read_timeout=None)
+    await wire.open()
+    try:
+        with pytest.raises(asyncio.TimeoutError) as info:
+            await asyncio.wait_for(wire.send(Request("GET", site.url + "/hold", total_timeout=30)), 0.2)
+        assert not isinstance(info.value, g.TimeoutError)
+        if sys.version_info >= (3, 11):
+            task = asyncio.current_task()
+            assert task is not None and task.cancelling() == 0
+        assert wire._watchdog is not None and not wire._watchdog._watches
+    finally:
+        await wire.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="each redirect hop is sent with a fresh total timeout (the sender), so one attempt "
+    "may take (max_redirects + 1) x total",
+)
+async def test_redirect_hops_share_one_attempts_total_timeout(site: Site) -> None:
+    # Five hops of 0.15 s each: every hop within 0.3 s, the attempt as a whole not.
+    async with GlifClient(
+        "t" * 20,
+        api_url=site.url + "/api",
+        simple_api_url=site.url,
+        rate=None,
+        retry=RetryPolicy(attempts=1),
+        timeouts=Timeouts(total=0.3, read=10),
+    ) as client:
+        started = time.monotonic()
+        with pytest.raises(g.TimeoutError):
+            await client._sender.request(
+                "GET", site.url + "/hop", params={"n": "0"}, decoder=bytes, safety=Safety.IDEMPOTENT
+            )
+        assert time.monotonic() - started < 0.3 + 0.25
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a redirect's Location is followed as given and its URL reaches error messages and "
+    "log lines unredacted (the sender)",
+)
+@pytest.mark.parametrize("then", ["timeout", "status"])
+async def test_a_token_echoed_into_a_redirect_location_is_in_no_message(
+    server: FakeGlifServer, then: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.inject(Fault.redirect(f"/api/glifs?echo={server.token}"), path="/api/glifs")
+    server.inject(Fault.drip(0.01) if then == "timeout" else Fault.answer(503), path="/api/glifs")
+    caplog.set_level(logging.DEBUG, logger="aioglif")
+    async with make_client(server, retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=0.3)) as client:
+        with pytest.raises(g.GlifError) as info:
+            await client.get_glif(server.data.glifs[0]["id"])
+    shown = [str(info.value), repr(info.value), caplog.text]
+    assert not [text for text in shown if server.token in text]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the watchdog judges silence from the start of the attempt: with a caller's session "
+    "whose pool is smaller than the requests in flight, waiting for a connection ends as "
+    "'the read timeout' (request_sent=True) though nothing was sent",
+)
+async def test_waiting_for_a_pooled_connection_is_not_the_servers_silence(site: Site) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        wire = AiohttpWire(session=session, read_timeout=None)
+        await wire.open()
+        watchdog = wire._watchdog
+        assert watchdog is not None
+        loop = asyncio.get_running_loop()
+        ticks: list[float] = []
+        tick = watchdog._tick
+
+        def counted() -> None:
+            ticks.append(loop.time())
+            tick()
+
+        watchdog._tick = counted  # type: ignore[method-assign]
+        ended: list[object] = []
+
+        async def call(path: str, read: float) -> None:
+            try:
+                ended.append((await wire.send(Request("GET", site.url + path, read_timeout=read))).status)
+            except g.TimeoutError as exc:
+                ended.append(exc)
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, "/hold", 30.0)  # holds the one connection
+                await until(lambda: site.hits.get("hold") == 1)
+                queued = loop.time()
+                tg.start_soon(call, "/ok", 0.2)  # waits for the connection, sends nothing
+                # The moment: the queued request ended, or the watchdog has looked at it after
+                # more than its read timeout (1.25 x, the bound of the verdict) had passed.
+                await until(lambda: bool(ended) or (bool(ticks) and ticks[-1] - queued > 0.2 * 1.25 + 0.05))
+                site.release.set()
+        await wire.close()
+    assert ended == [200, 200]
