@@ -91,6 +91,7 @@ class Watchdog:
         self._watches: dict[Watch, None] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._at = math.inf
+        self._closed = False
 
     def add(self, total: float | None, read: float | None) -> Watch:
         task = asyncio.current_task(self._loop)
@@ -107,6 +108,8 @@ class Watchdog:
     def discard(self, watch: Watch) -> None:
         # The timer stays: with requests coming and going it would only be set again.
         self._watches.pop(watch, None)
+        if self._closed and not self._watches:
+            self._stop()
 
     def pause(self, watch: Watch) -> float | None:
         """Stop judging the request's silence (it waits for the wire, not the server)."""
@@ -126,6 +129,14 @@ class Watchdog:
         self._at = at
 
     def close(self) -> None:
+        """No timer left once no request is in flight. One still in flight (another task's, on a
+        caller's session, which outlives the wire) keeps its deadlines: without them a silent
+        server would hold it forever."""
+        self._closed = True
+        if not self._watches:
+            self._stop()
+
+    def _stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
         self._handle, self._at = None, math.inf

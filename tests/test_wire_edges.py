@@ -102,6 +102,32 @@ async def test_a_callers_session_is_used_again_after_the_wire_reopens(site: Site
             await wire.send(Request("GET", site.url + "/ok"))
 
 
+async def test_a_request_in_flight_keeps_its_deadline_when_the_wire_closes(site: Site) -> None:
+    # The caller's session outlives the wire: a request still in flight on it (another task's)
+    # when the wire closes must still end at its deadline, not hang on a silent server; and
+    # once it has ended, no timer of the wire is left on the loop.
+    async with aiohttp.ClientSession() as session:
+        wire = AiohttpWire(session=session, read_timeout=None)
+        await wire.open()
+        watchdog = wire._watchdog
+        assert watchdog is not None
+        ended: list[BaseException] = []
+
+        async def call() -> None:
+            try:
+                await wire.send(Request("GET", site.url + "/hold", total_timeout=0.3))
+            except g.TimeoutError as exc:
+                ended.append(exc)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await until(lambda: site.hits.get("hold") == 1)
+                await wire.close()
+        assert len(ended) == 1 and "total timeout" in str(ended[0])
+        assert watchdog._handle is None
+
+
 async def test_a_connection_left_mid_body_by_a_timeout_is_not_read_again(site: Site) -> None:
     # One pooled connection: the body the timed-out request left unread must not become the
     # start of the next answer.
