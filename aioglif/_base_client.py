@@ -334,7 +334,8 @@ class BaseClient:
         facts, lock = self._facts[listing.path]
 
         async def fetch(page: int, limit: int, stats: Stats, *, once: bool = False) -> Fetched[Any]:
-            await self._open()
+            if self._life.state is not _State.OPEN:
+                await self._open()
             options = self._overrides
             if once:
                 options = {**options, "retry": dataclasses.replace(self.settings.retry, attempts=1)}
@@ -358,7 +359,10 @@ class BaseClient:
         async def probe(page: int, limit: int, stats: Stats) -> Fetched[Any]:
             return await fetch(page, limit, stats, once=True)
 
-        where = " ".join(f"{k}={v}" for k, v in params.items())
+        def name() -> str:
+            where = " ".join(f"{k}={v}" for k, v in params.items())
+            return f"{listing.name}{' (' + where + ')' if where else ''}"
+
         return AsyncPaginator(
             fetch,
             spawn=self._spawn,
@@ -372,7 +376,7 @@ class BaseClient:
             first_page=start_page,
             facts=facts,
             facts_lock=lock,
-            name=f"{listing.name}{' (' + where + ')' if where else ''}",
+            name=name,
             probe=probe,
         )
 

@@ -62,7 +62,7 @@ class AsyncPaginator(Generic[T]):
         first_page: int | None = None,
         facts: ListingFacts | None = None,
         facts_lock: anyio.Lock | None = None,
-        name: str | None = None,
+        name: str | Callable[[], str] | None = None,
         probe: Fetch[T] | None = None,
     ) -> None:
         check_limit(page_size)
@@ -88,11 +88,23 @@ class AsyncPaginator(Generic[T]):
         # None: from the first page, whatever number the server gives it (found out once per
         # path and client, and kept in ``facts``); a number: from that page on (a resumption).
         self._first = first_page
-        self.name = name  # what the listing is, for messages: e.g. "runs of glif cl123"
+        # What the listing is, for messages: e.g. "runs (glifId=cl123)"; made when first asked
+        # for (most listings never need it, and a crawl makes thousands).
+        self._name = name
         self.facts = facts if facts is not None else ListingFacts()
         self._facts_lock = facts_lock if facts_lock is not None else anyio.Lock()
         self.stats = ListingStats()
         self.in_flight = 0  # page fetches running now, across this paginator's iterations
+
+    @property
+    def name(self) -> str | None:
+        if callable(self._name):
+            self._name = self._name()
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         if self.expected == 0:
