@@ -4,6 +4,7 @@ request, its pool to wait for), a cancel from plain asyncio, a connection left m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 
@@ -13,9 +14,11 @@ import pytest
 from aiohttp import web
 
 import aioglif as g
+from aioglif._deadlines import TOTAL
+from aioglif.testing import FakeGlifServer
 from aioglif.wire import AiohttpWire, Request
 
-from .conftest import until
+from .conftest import make_client, until
 
 pytestmark = pytest.mark.anyio
 
@@ -185,3 +188,31 @@ async def test_waiting_for_a_pooled_connection_is_not_the_servers_silence(site: 
                 site.release.set()
         await wire.close()
     assert ended == [200, 200]
+
+
+async def test_leaving_a_listing_as_its_pages_reach_their_deadline_is_no_timeout(
+    server: FakeGlifServer,
+) -> None:
+    # The socket wire under a whole listing: the pages in flight meet their total deadline in
+    # the very turn the caller leaves the listing. The leaving wins: no page is retried or
+    # raises, and nothing is left in flight or watched.
+    server.gate.close_after(2)
+    async with make_client(server) as client:
+        wire = client._sender.wire
+        assert isinstance(wire, AiohttpWire) and wire._watchdog is not None
+        watchdog = wire._watchdog
+        listing = client.glifs(page_size=5, concurrency=8)
+        with anyio.fail_after(30):
+            async with contextlib.aclosing(listing.__aiter__()) as items:
+                async for _glif in items:
+                    await until(lambda: server.gate.held == 2)  # two pages wait at the gate
+                    assert len(watchdog._watches) == 2
+                    for watch in list(watchdog._watches):
+                        watchdog._expire(watch, TOTAL)
+                    break  # aclosing closes the listing in this same turn
+        assert listing.in_flight == 0
+        assert not watchdog._watches
+        arrived = server.gate.arrived
+        server.gate.open()
+        assert client.stats.retries == 0
+    assert server.gate.arrived == arrived == 4
