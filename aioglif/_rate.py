@@ -49,6 +49,9 @@ class AdaptiveRate:
     careful: float = 0.3  # ... then the probe is this much slower until that rate is passed
     recovery: float = 1.25  # per clean second, back up to the last believable estimate
     reach: float = 1.15
+    # An event after a time sent for less than this fraction of: the pace while sending was a
+    # quota spent at once, and the climb back goes no further than the drop's ``reach``.
+    busy: float = 0.6
     settled: float = 15.0  # seconds without a 429 after which one is met with only ...
     settled_backoff: float = (
         0.95  # ... this step back  # ... no further above the drop than this, after a mostly paused stretch
@@ -174,16 +177,18 @@ class AdaptiveRate:
                 pace = n / elapsed
                 floor = max(self.rate / 4, min(new, pace * self.margin))
                 self.estimate = min(n / max(active, 1e-9) * self.margin, self.rate * self.near)
-                if active < elapsed / 2 and elapsed - active > 2.0:
-                    # Paused most of the time: the pace while sending was a window's quota
-                    # spent at once, not a pace to climb back to; and over a short stretch
-                    # the pace with the pause says little more (see _paced). (Nor is hardly
-                    # any time sending, a probe refused after the pause, a reason for a plain
-                    # step: from far above, a sliding window's echo then met plain steps five
-                    # times in ten seconds, a crawl paused a quarter of its time.)
+                paused = elapsed - active > 2.0
+                if paused and active < elapsed * self.busy:
+                    # Paused for much of the time: the pace while sending was a window's
+                    # quota spent at once, not a pace to climb back to.
                     self.estimate = min(self.estimate, floor * self.reach)
-                    if elapsed < 10.0:
-                        floor = max(self.rate / 4, min(new, self._paced(now, pace) * self.margin))
+                if paused and active < elapsed / 2 and elapsed < 10.0:
+                    # Paused most of a short time: the pace with the pause says little more
+                    # (see _paced). (Nor is hardly any time sending, a probe refused after
+                    # the pause, a reason for a plain step: from far above, a sliding
+                    # window's echo then met plain steps five times in ten seconds, a crawl
+                    # paused a quarter of its time.)
+                    floor = max(self.rate / 4, min(new, self._paced(now, pace) * self.margin))
                 new = floor
                 if now - self._event_at >= self.settled:
                     # Clean for long at about this rate: the limit is close below it (a

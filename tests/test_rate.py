@@ -291,3 +291,26 @@ def test_a_429_after_a_pause_that_left_no_time_sending_still_measures() -> None:
     lower = rate.on_rate_limited(10.56, sent_at=10.55)
     # Not a plain step: what got through over the last ten seconds, pauses included.
     assert lower is not None and 15.0 < lower < 20.0
+
+
+def test_a_window_spent_at_once_then_waited_for_is_not_a_pace_to_climb_back_to() -> None:
+    # Fixed windows of 10 s, far above their quota: each window's quota goes in under four
+    # seconds, then the client waits (probes refused) until the next one.
+    rate = AdaptiveRate(rate=56.0)
+    for i in range(168):
+        rate.on_success(i / 56)
+    assert rate.on_rate_limited(3.0, sent_at=2.99) is not None
+    rate.on_pause(3.0, 3.5)
+    for i in range(203):
+        rate.on_success(6.5 + i / 55)
+    lower = rate.on_rate_limited(10.2, sent_at=10.19)
+    assert lower is not None and lower < 30.0
+    t = 10.2
+    while t < 16.0:
+        t += 1 / rate.rate
+        rate.on_success(t)
+    # Paused for almost half the time: the 55 a second while sending were a quota spent at
+    # once. The quick climb back stops a little above the drop (then only the slow probe),
+    # not close to that pace again.
+    assert rate.estimate == pytest.approx(lower * rate.reach)
+    assert rate.rate < lower * rate.reach * 1.1
