@@ -8,7 +8,9 @@ shortest read timeout while a request in flight has one.
 
 - The total deadline is exact (the event loop's clock, no rounding).
 - The read timeout is judged from progress seen at the ticks: a request whose bytes received
-  (aiohttp's ``StreamReader.total_bytes``, after decompression) did not grow for ``read``
+  (as they came: aiohttp's ``StreamReader.total_raw_bytes``, compressed if they were, so that
+  a gzip header or a block's code tables that decode to nothing yet are no silence) did not
+  grow for ``read``
   seconds of ticks has stalled. A tick is at most ``read/8`` after the last byte and the
   verdict at most ``read/8`` late, so a stall ends after between ``read`` and ``1.25 × read``
   seconds of silence (plus the loop's own lateness). Before the answer's headers, silence
@@ -40,6 +42,12 @@ _TICKS_PER_READ: Final = 8
 
 class _Progress(Protocol):
     total_bytes: int  # aiohttp's StreamReader: bytes received (after decompression) so far
+
+
+def _received(stream: _Progress) -> int:
+    """The bytes of the body received so far, as they came (compressed, if they were)."""
+    raw: int | None = getattr(stream, "total_raw_bytes", None)  # aiohttp too old: decompressed
+    return stream.total_bytes if raw is None else raw
 
 
 class Watch:
@@ -163,7 +171,7 @@ class Watchdog:
             read = watch.read
             if read is not None:
                 stream = watch.stream
-                seen = -1 if stream is None else stream.total_bytes
+                seen = -1 if stream is None else _received(stream)
                 if seen != watch.seen:
                     watch.seen, watch.quiet_since = seen, now
                 elif now - watch.quiet_since >= read:
