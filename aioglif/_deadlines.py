@@ -15,7 +15,9 @@ shortest read timeout while a request in flight has one.
   verdict at most ``read/8`` late, so a stall ends after between ``read`` and ``1.25 × read``
   seconds of silence (plus the loop's own lateness). Before the answer's headers, silence
   counts from the start of the attempt (connecting included: the wire cannot see when the
-  connection was made). Waiting for the wire's turn to read a large answer is not silence.
+  connection was made; the wire's own pool is as large as the requests in flight, so none
+  waits for one; on a caller's session the wire leaves the read timeout to aiohttp). Waiting
+  for the wire's turn to read a large answer is not silence.
 
 An expired request's task is cancelled; the wire turns that cancellation back into a
 :class:`~aioglif.TimeoutError` (:meth:`Watch.owns`), unless somebody else also cancelled the

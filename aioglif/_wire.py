@@ -70,6 +70,8 @@ class AiohttpWire:
             total=None, connect=None, sock_connect=connect_timeout, sock_read=None
         )
         self._watchdog: Watchdog | None = None
+        self._connect_timeout = connect_timeout
+        self._caller_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     async def open(self) -> None:
         self._turn = anyio.Lock()
@@ -103,10 +105,13 @@ class AiohttpWire:
             watchdog = self._watchdog = Watchdog(asyncio.get_running_loop())
         read = self._read if request.read_timeout is None else request.read_timeout
         # The whole attempt under the watchdog, from sending to the last byte of the body: its
-        # total deadline, and no silence longer than the read timeout (see _deadlines).
-        watch = watchdog.add(request.total_timeout, read)
+        # total deadline, and no silence longer than the read timeout (see _deadlines). On a
+        # caller's session the read timeout stays aiohttp's: its pool may be smaller than the
+        # requests in flight, and waiting for a connection is not the server's silence (aiohttp's
+        # timer starts once a connection is had; the watchdog cannot see that moment).
+        watch = watchdog.add(request.total_timeout, read if self._owns_session else None)
         try:
-            resp = await self._exchange(request, watch)
+            resp = await self._exchange(request, watch, read)
         except (asyncio.CancelledError, e.TransportError):
             # A TransportError too: aiohttp may meet the cancellation and say something else.
             if watch.owns():
@@ -133,7 +138,16 @@ class AiohttpWire:
             url=request.url,
         )
 
-    async def _exchange(self, request: Request, watch: Watch) -> Response:
+    def _caller_timeout(self, read: float | None) -> aiohttp.ClientTimeout:
+        timeout = self._caller_timeouts.get(read)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=self._connect_timeout, sock_read=read
+            )
+            self._caller_timeouts[read] = timeout
+        return timeout
+
+    async def _exchange(self, request: Request, watch: Watch, read: float | None) -> Response:
         assert self._session is not None
         params = request.params
         try:
@@ -144,8 +158,9 @@ class AiohttpWire:
                 data=request.content,
                 headers=request.headers,
                 allow_redirects=False,
-                # aiohttp's only timer left: connecting (see _deadlines for the others).
-                timeout=self._connect_only,
+                # aiohttp's only timer left: connecting (see _deadlines for the others); and
+                # the read timeout on a caller's session (see send).
+                timeout=self._connect_only if self._owns_session else self._caller_timeout(read),
             )
             # Released by hand, not by ``async with``: two context managers less per request.
             # A body not read to its end closes the connection (aiohttp's release sees it).

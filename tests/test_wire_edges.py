@@ -159,27 +159,11 @@ async def test_asyncio_wait_for_around_a_request_is_its_own_timeout(site: Site) 
         await wire.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the watchdog judges silence from the start of the attempt: with a caller's session "
-    "whose pool is smaller than the requests in flight, waiting for a connection ends as "
-    "'the read timeout' (request_sent=True) though nothing was sent",
-)
 async def test_waiting_for_a_pooled_connection_is_not_the_servers_silence(site: Site) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
         wire = AiohttpWire(session=session, read_timeout=None)
         await wire.open()
-        watchdog = wire._watchdog
-        assert watchdog is not None
         loop = asyncio.get_running_loop()
-        ticks: list[float] = []
-        tick = watchdog._tick
-
-        def counted() -> None:
-            ticks.append(loop.time())
-            tick()
-
-        watchdog._tick = counted  # type: ignore[method-assign]
         ended: list[object] = []
 
         async def call(path: str, read: float) -> None:
@@ -194,9 +178,9 @@ async def test_waiting_for_a_pooled_connection_is_not_the_servers_silence(site: 
                 await until(lambda: site.hits.get("hold") == 1)
                 queued = loop.time()
                 tg.start_soon(call, "/ok", 0.2)  # waits for the connection, sends nothing
-                # The moment: the queued request ended, or the watchdog has looked at it after
-                # more than its read timeout (1.25 x, the bound of the verdict) had passed.
-                await until(lambda: bool(ended) or (bool(ticks) and ticks[-1] - queued > 0.2 * 1.25 + 0.05))
+                # The queued request ended, or more than twice its read timeout passed while it
+                # waited for the pool (the assertion holds whatever the machine's speed).
+                await until(lambda: bool(ended) or loop.time() - queued > 0.5)
                 site.release.set()
         await wire.close()
     assert ended == [200, 200]
