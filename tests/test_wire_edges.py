@@ -224,3 +224,22 @@ async def test_a_gzip_drip_ends_at_the_total_deadline_not_the_read_timeout(site:
             await wire.send(Request("GET", site.url + "/gz", read_timeout=0.2, total_timeout=1.0))
     finally:
         await wire.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"read_timeout": float("nan")},
+        {"read_timeout": 0},
+        {"read_timeout": -1.0},
+        {"connect_timeout": float("nan")},
+        {"connect_timeout": -5},
+        {"pool": 0},
+        {"pool": True},
+    ],
+)
+def test_a_wire_refuses_timeouts_and_pools_it_cannot_keep(bad: dict[str, float]) -> None:
+    # A NaN read timeout silently kept no read timeout at all (no comparison with NaN is true);
+    # a negative one ended every request at once as "no byte for -1s".
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        AiohttpWire(**bad)  # type: ignore[arg-type]
