@@ -10,10 +10,9 @@ shortest read timeout while a request in flight has one.
 - The read timeout is judged from progress seen at the ticks: a request whose bytes received
   (as they came: aiohttp's ``StreamReader.total_raw_bytes``, compressed if they were, so that
   a gzip header or a block's code tables that decode to nothing yet are no silence) did not
-  grow for ``read``
-  seconds of ticks has stalled. A tick is at most ``read/8`` after the last byte and the
-  verdict at most ``read/8`` late, so a stall ends after between ``read`` and ``1.25 × read``
-  seconds of silence (plus the loop's own lateness). Before the answer's headers, silence
+  grow for ``read`` seconds of ticks has stalled. A tick is at most ``read/8`` after the last
+  byte and the verdict at most ``read/8`` late, so a stall ends after between ``read`` and
+  ``1.25 × read`` seconds of silence (plus the loop's own lateness). Before the answer's headers, silence
   counts from the start of the attempt (connecting included: the wire cannot see when the
   connection was made; the wire's own pool is as large as the requests in flight, so none
   waits for one; on a caller's session the wire leaves the read timeout to aiohttp). Waiting

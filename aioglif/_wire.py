@@ -56,6 +56,12 @@ class AiohttpWire:
     ) -> None:
         if isinstance(large_body, bool) or not isinstance(large_body, int) or large_body < 1:
             raise ValueError(f"large_body must be a positive number of bytes, got {large_body!r}")
+        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            # "not value > 0" refuses NaN too, which no deadline comparison would ever meet.
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
+            raise ValueError(f"pool must be a positive number of connections, got {pool!r}")
         self._large = large_body
         # The one turn to read an answer past ``large_body``; made on open, in the running loop.
         self._turn: anyio.Lock | None = None
