@@ -243,3 +243,16 @@ def test_a_wire_refuses_timeouts_and_pools_it_cannot_keep(bad: dict[str, float])
     # a negative one ended every request at once as "no byte for -1s".
     with pytest.raises(ValueError, match=next(iter(bad))):
         AiohttpWire(**bad)  # type: ignore[arg-type]
+
+
+async def test_a_callers_session_with_ever_new_read_timeouts_keeps_no_growing_cache(site: Site) -> None:
+    # A caller who gives each call the time it has left (with_options(timeout=left)) sends a
+    # new read timeout every time: the timeouts kept for reuse must not grow with them.
+    async with aiohttp.ClientSession() as session:
+        wire = AiohttpWire(session=session)
+        await wire.open()
+        for i in range(300):
+            resp = await wire.send(Request("GET", site.url + "/ok", read_timeout=10 + i / 1000))
+            assert resp.status == 200
+        assert len(wire._caller_timeouts) <= 64
+        await wire.close()
