@@ -150,7 +150,9 @@ class AiohttpWire:
             timeout = aiohttp.ClientTimeout(
                 total=None, connect=None, sock_connect=self._connect_timeout, sock_read=read
             )
-            self._caller_timeouts[read] = timeout
+            # The client's few timeouts, not every one a caller computes (the time a call has left).
+            if len(self._caller_timeouts) < 64:
+                self._caller_timeouts[read] = timeout
         return timeout
 
     async def _exchange(self, request: Request, watch: Watch, read: float | None) -> Response:
