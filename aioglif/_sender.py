@@ -51,6 +51,7 @@ class Sender:
         self._header_cache: dict[tuple[str, bool], dict[str, str]] = {}
         self._rng = random.Random()
         self.stats = Stats()
+        self._closed = False
 
     async def open(self) -> None:
         # The semaphore belongs to the running event loop: made here, not earlier.
@@ -59,6 +60,7 @@ class Sender:
         await self.wire.open()
 
     async def close(self) -> None:
+        self._closed = True
         await self.wire.close()
 
     @property
@@ -104,6 +106,10 @@ class Sender:
                 )
             except e.GlifError as err:
                 bump(sinks, "errors")
+                if self._closed:
+                    # Closing the client broke this request's connection: that is what happened,
+                    # and nothing is to be retried on a closed client.
+                    raise e.ClientClosedError("the client was closed while the request ran") from err
                 retry_after = err.retry_after if isinstance(err, e.APIStatusError) else None
                 if not should_retry(err, safety):
                     raise
@@ -137,6 +143,8 @@ class Sender:
         on_headers: HeaderHook | None,
         timeouts: Timeouts | None,
     ) -> T:
+        if self._closed:
+            raise e.ClientClosedError("the client is closed")
         if self._slots is None:
             raise RuntimeError("the client is not open: use 'async with GlifClient(...) as client'")
         slots = self._slots

@@ -281,11 +281,6 @@ async def close_under_a_request(server: FakeGlifServer, client: g.GlifClient) ->
     return out[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the retry after the closed session's broken connection meets the closed sender: a "
-    "bare RuntimeError 'the client is not open: use async with', not ClientClosedError",
-)
 async def test_a_call_under_way_when_the_client_closes_says_the_client_closed(server: FakeGlifServer) -> None:
     error = await close_under_a_request(server, make_client(server))
     assert isinstance(error, g.ClientClosedError), repr(error)
