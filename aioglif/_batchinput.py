@@ -1,8 +1,9 @@
 """Reading a batch's input file exactly: every cell as it is, or a clear error naming the row.
 
 CSV goes through the csv module on the file itself (``newline=""``), so a newline, a U+2028 or a
-NUL inside a quoted cell stays in that cell; a UTF-8 byte order mark (Excel's "CSV UTF-8") is
-accepted. JSONL is split on ``\\n`` only (``str.splitlines`` would also split on U+2028).
+NUL inside a quoted cell stays in that cell (a NUL on Python 3.11+: 3.10's csv module refuses it,
+a clear error naming the row); a UTF-8 byte order mark (Excel's "CSV UTF-8") is accepted.
+JSONL is split on ``\\n`` only (``str.splitlines`` would also split on U+2028).
 """
 
 from __future__ import annotations
