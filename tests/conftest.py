@@ -3,12 +3,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
 import pytest
+from aiohttp import web
 from hypothesis import settings
 
 from aioglif import GlifClient, RetryPolicy
@@ -123,3 +124,20 @@ class Pipe:
     def __exit__(self, *exc: object) -> None:
         self.release.set()
         self._thread.join(5)
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    routes: Mapping[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
+) -> AsyncIterator[str]:
+    """A small aiohttp server of a test's own on 127.0.0.1 (GET routes): its base URL."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

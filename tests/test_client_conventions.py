@@ -16,7 +16,7 @@ import aioglif as g
 from aioglif._wire import Request, Response
 from aioglif.testing import FakeGlifServer, Fault, MemoryWire
 
-from .conftest import make_client
+from .conftest import make_client, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -91,17 +91,8 @@ async def echo() -> AsyncIterator[tuple[str, list[str]]]:
         seen.append(request.headers.get("User-Agent", ""))
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_get("/api/me", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/api", seen
-    finally:
-        await runner.cleanup()
+    async with serve({"/api/me": handle}) as base:
+        yield base + "/api", seen
 
 
 async def test_the_user_agent_goes_over_a_real_socket_also_through_ones_own_session(

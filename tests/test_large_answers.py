@@ -20,7 +20,7 @@ import aioglif as g
 from aioglif.testing import FakeGlifServer, Fault, fake_server_process
 from aioglif.wire import AiohttpWire, Request
 
-from .conftest import make_client, until
+from .conftest import make_client, serve, until
 
 pytestmark = pytest.mark.anyio
 
@@ -113,19 +113,11 @@ async def stalling_server() -> AsyncIterator[tuple[str, anyio.Event]]:
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=blank_array(256 * KiB), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get("/stall", stall)
-    app.router.add_get("/big", big)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with serve({"/stall": stall, "/big": big}) as base:
+        try:
+            yield base, release
+        finally:
+            release.set()
 
 
 async def test_waiting_for_the_turn_counts_in_the_total_timeout(

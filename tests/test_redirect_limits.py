@@ -15,7 +15,7 @@ from aioglif import GlifClient, RetryPolicy, Timeouts
 from aioglif._retry import Safety
 from aioglif.testing import FakeGlifServer, Fault
 
-from .conftest import make_client
+from .conftest import make_client, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -34,15 +34,8 @@ async def hops() -> AsyncIterator[tuple[str, list[int]]]:
             return web.json_response([])
         return web.Response(status=307, headers={"Location": f"/hop?n={n + 1}"})
 
-    app = web.Application()
-    app.router.add_get("/hop", hop)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", served
-    await runner.cleanup()
+    async with serve({"/hop": hop}) as base:
+        yield base, served
 
 
 async def test_redirect_hops_share_one_attempts_total_timeout(hops: tuple[str, list[int]]) -> None:

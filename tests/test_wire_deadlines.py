@@ -17,7 +17,7 @@ from aioglif._deadlines import TOTAL
 from aioglif.testing import FakeGlifServer, Fault
 from aioglif.wire import AiohttpWire, Request
 
-from .conftest import until
+from .conftest import serve, until
 
 pytestmark = pytest.mark.anyio
 
@@ -76,18 +76,11 @@ async def half_body_server() -> AsyncIterator[str]:
         await done.wait()
         return resp
 
-    app = web.Application()
-    app.router.add_get("/half", half)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/half"
-    finally:
-        done.set()
-        await runner.cleanup()
+    async with serve({"/half": half}) as base:
+        try:
+            yield base + "/half"
+        finally:
+            done.set()
 
 
 async def test_a_server_that_stops_mid_body_ends_at_the_read_timeout(

@@ -19,7 +19,7 @@ from aioglif._deadlines import TOTAL
 from aioglif.testing import FakeGlifServer
 from aioglif.wire import AiohttpWire, Request
 
-from .conftest import make_client, until
+from .conftest import make_client, serve, until
 
 pytestmark = pytest.mark.anyio
 
@@ -70,20 +70,11 @@ async def site() -> AsyncIterator[Site]:
         await s.release.wait()
         return resp
 
-    app = web.Application()
-    for name, handler in {"ok": ok, "hold": hold, "half": half, "gz": gz}.items():
-        app.router.add_get(f"/{name}", handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    s.url = f"http://127.0.0.1:{port}"
-    try:
-        yield s
-    finally:
-        s.release.set()
-        await runner.cleanup()
+    async with serve({"/ok": ok, "/hold": hold, "/half": half, "/gz": gz}) as s.url:
+        try:
+            yield s
+        finally:
+            s.release.set()
 
 
 async def test_a_callers_session_is_used_again_after_the_wire_reopens(site: Site) -> None:

@@ -11,6 +11,8 @@ from yarl import URL
 
 from aioglif.wire import AiohttpWire, Request
 
+from .conftest import serve
+
 ODD = ["a b", "a&b=c", "+", "%41", "%", "é", "日本", "a/b?c#d", "", ";", "~._-", "\u2028", "'\"<>"]
 
 
@@ -19,17 +21,8 @@ async def echo_server() -> AsyncIterator[str]:
     async def echo(request: web.Request) -> web.Response:
         return web.json_response(list(request.query.items()))
 
-    app = web.Application()
-    app.router.add_get("/echo", echo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/echo"
-    finally:
-        await runner.cleanup()
+    async with serve({"/echo": echo}) as base:
+        yield base + "/echo"
 
 
 @pytest.mark.anyio
