@@ -120,62 +120,65 @@ async def stalling_server() -> AsyncIterator[tuple[str, anyio.Event]]:
             release.set()
 
 
-async def test_waiting_for_the_turn_counts_in_the_total_timeout(
-    stalling_server: tuple[str, anyio.Event],
-) -> None:
-    base, release = stalling_server
+@pytest.fixture
+async def small_turn_wire() -> AsyncIterator[AiohttpWire]:
+    """A wire whose answers past 64 KiB are read one at a time (under its turn)."""
     wire = AiohttpWire(large_body=64 * KiB)
     await wire.open()
     try:
-        holder: list[int] = []
-
-        async def hold() -> None:
-            resp = await wire.send(Request("GET", base + "/stall", max_body=MiB, total_timeout=60))
-            holder.append(len(resp.body))
-
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(hold)
-                # The holder has read past large_body and holds the turn, waiting for the rest.
-                await until(lambda: wire._turn is not None and wire._turn.locked())
-                with pytest.raises(g.TimeoutError, match="total timeout"):
-                    await wire.send(Request("GET", base + "/big", max_body=MiB, total_timeout=0.2))
-                assert holder == []  # it timed out while the other still held the turn
-                release.set()
-        assert holder == [256 * KiB + 2]
-        # The turn is free again: a large answer is read at once.
-        resp = await wire.send(Request("GET", base + "/big", max_body=MiB, total_timeout=60))
-        assert len(resp.body) == 256 * KiB
-        assert type(resp.body) is bytes
+        yield wire
     finally:
         await wire.close()
+
+
+async def test_waiting_for_the_turn_counts_in_the_total_timeout(
+    stalling_server: tuple[str, anyio.Event], small_turn_wire: AiohttpWire
+) -> None:
+    base, release = stalling_server
+    wire = small_turn_wire
+    holder: list[int] = []
+
+    async def hold() -> None:
+        resp = await wire.send(Request("GET", base + "/stall", max_body=MiB, total_timeout=60))
+        holder.append(len(resp.body))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold)
+            # The holder has read past large_body and holds the turn, waiting for the rest.
+            await until(lambda: wire._turn is not None and wire._turn.locked())
+            with pytest.raises(g.TimeoutError, match="total timeout"):
+                await wire.send(Request("GET", base + "/big", max_body=MiB, total_timeout=0.2))
+            assert holder == []  # it timed out while the other still held the turn
+            release.set()
+    assert holder == [256 * KiB + 2]
+    # The turn is free again: a large answer is read at once.
+    resp = await wire.send(Request("GET", base + "/big", max_body=MiB, total_timeout=60))
+    assert len(resp.body) == 256 * KiB
+    assert type(resp.body) is bytes
 
 
 async def test_waiting_for_the_turn_is_not_the_servers_silence(
-    stalling_server: tuple[str, anyio.Event],
+    stalling_server: tuple[str, anyio.Event], small_turn_wire: AiohttpWire
 ) -> None:
     base, release = stalling_server
-    wire = AiohttpWire(large_body=64 * KiB)
-    await wire.open()
-    try:
-        sizes: list[int] = []
+    wire = small_turn_wire
+    sizes: list[int] = []
 
-        async def send(path: str, read: float | None = None) -> None:
-            resp = await wire.send(Request("GET", base + path, max_body=MiB, read_timeout=read))
-            sizes.append(len(resp.body))
+    async def send(path: str, read: float | None = None) -> None:
+        resp = await wire.send(Request("GET", base + path, max_body=MiB, read_timeout=read))
+        sizes.append(len(resp.body))
 
-        with anyio.fail_after(30):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(send, "/stall")
-                await until(lambda: wire._turn is not None and wire._turn.locked())
-                tg.start_soon(send, "/big", 0.05)
-                await until(lambda: wire._turn is not None and wire._turn.statistics().tasks_waiting == 1)
-                # Ten of its read timeouts pass while it waits for the turn, not for the server.
-                await anyio.sleep(0.5)
-                release.set()
-        assert sorted(sizes) == [256 * KiB, 256 * KiB + 2]
-    finally:
-        await wire.close()
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send, "/stall")
+            await until(lambda: wire._turn is not None and wire._turn.locked())
+            tg.start_soon(send, "/big", 0.05)
+            await until(lambda: wire._turn is not None and wire._turn.statistics().tasks_waiting == 1)
+            # Ten of its read timeouts pass while it waits for the turn, not for the server.
+            await anyio.sleep(0.5)
+            release.set()
+    assert sorted(sizes) == [256 * KiB, 256 * KiB + 2]
 
 
 def test_large_body_must_be_a_positive_number_of_bytes() -> None:
