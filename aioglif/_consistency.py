@@ -29,6 +29,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from operator import ge
 from typing import Any, TypeVar
 
 from ._protocol import parse_http_date
@@ -160,14 +162,12 @@ class ListingFacts:
 def newest_first(stamps: Iterable[T | None], *, after: T | None = None) -> bool:
     """Whether one page's ``createdAt`` never increases, nor rises above ``after`` (the previous
     page's first); items without one are no evidence. Datetimes, or ISO strings alike."""
-    prev: Any = after
-    for c in stamps:
-        if c is None:
-            continue
-        if prev is not None and c > prev:
-            return False
-        prev = c
-    return True
+    # Asked of every page: the comparisons run in C (``map`` over pairs), not a loop per item.
+    # ``filter(None, ...)`` drops the missing ones (a datetime is never false; "" is no stamp).
+    known: list[Any] = list(filter(None, stamps))
+    if after is not None:
+        known.insert(0, after)
+    return all(map(ge, known, islice(known, 1, None)))
 
 
 class IdSet:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Literal, TypeVar
 
 import msgspec
@@ -43,8 +42,7 @@ def _array_decoder(item: Any) -> Callable[[bytes], list[Any]]:
     return _decoder(list[item]).decode
 
 
-@dataclass(frozen=True)
-class Listing(Generic[T]):
+class Listing(msgspec.Struct, Generic[T], frozen=True, gc=False):
     """A listing: ``GET {api}{path}?{params}&page=N&limit=M`` answering items of ``item``.
 
     ``shape`` says where the items are: ``array`` (the body is the array) or ``sphere`` (a
@@ -54,7 +52,7 @@ class Listing(Generic[T]):
     name: str
     path: str
     item: type[T]
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = msgspec.field(default_factory=dict)
     shape: Literal["array", "sphere"] = "array"
     # False: one answer is the whole listing, asked for without ``page`` or ``limit``.
     paged: bool = True
@@ -133,6 +131,11 @@ def runs(
 ) -> Listing[m.Run]:
     """Public runs: all, of one glif, of one user, or of one glif by one user (whether the API
     applies both filters at once is not known: check what comes)."""
+    if glif_id is not None:
+        # An empty id would be no filter at all: every public run, not this glif's.
+        check_id(glif_id, "glif_id")
+    if username is None and user_id is None:  # a glif's runs: a listing per glif in a crawl
+        return Listing("runs", "/runs", m.Run, {} if glif_id is None else {"glifId": glif_id})
     at_most_one("runs()", username=username, user_id=user_id)
     return Listing("runs", "/runs", m.Run, query(glifId=glif_id, username=username, userId=user_id))
 

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from ._stats import Stats
 
 T = TypeVar("T")
@@ -26,9 +28,15 @@ class Page(Generic[T]):
     recovered: bool = False
 
 
-@dataclass
+@dataclass(init=False)
 class ListingStats(Stats):
     """A listing's counters: the client's (requests, retries, 429s, bytes) and its own."""
+
+    def __init__(self) -> None:
+        # Every counter starts at its class-level default (a dataclass keeps each default on the
+        # class) and becomes the instance's own when first counted: a listing a glif (thousands
+        # in a crawl) would otherwise set sixteen fields it mostly never changes.
+        pass
 
     pages: int = 0
     items: int = 0
@@ -40,8 +48,7 @@ class ListingStats(Stats):
     exact_ids: bool = False  # the list was not newest-first: every id was remembered
 
 
-@dataclass(frozen=True)
-class Fetched(Generic[T]):
+class Fetched(msgspec.Struct, Generic[T], frozen=True, gc=False):
     """A fetched page: its items and the server's ``Date`` header, if sent."""
 
     items: list[T]

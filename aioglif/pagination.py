@@ -157,7 +157,7 @@ class AsyncPaginator(Generic[T]):
         if count < size and first_ends(self, size, count):
             # What a listing of one page does, without the state for more: no repeats to drop
             # (nothing was seen before it), nothing to repair, only its order to note.
-            if count > 1 and not newest_first([self._created(item) for item in raw]):
+            if count > 1 and not newest_first(map(self._created, raw)):
                 self.stats.exact_ids = True
             items = raw if self.max_items is None else raw[: self.max_items]
             self.stats.pages += 1

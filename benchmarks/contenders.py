@@ -279,7 +279,7 @@ def aioglif_list(job: Job) -> int:
         n = 0
         async for _item in listing:
             n += 1
-        job["listing_stats"] = vars(listing.stats)
+        job["listing_stats"] = listing.stats.snapshot()
         return n
 
     return _aioglif(job, body)

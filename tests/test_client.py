@@ -222,6 +222,8 @@ async def test_bad_arguments_raise_before_any_request(client: g.GlifClient, serv
         client.glifs(max_items=0)
     with pytest.raises(ValueError, match="non-empty"):
         await client.get_glif("")
+    with pytest.raises(ValueError, match="glif_id must be a non-empty"):
+        client.runs(glif_id="")  # no filter at all would list every public run
     with pytest.raises(ValueError, match="non-empty"):
         await client.get_run("   ")
     with pytest.raises(ValueError, match="exactly one"):

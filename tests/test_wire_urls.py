@@ -37,3 +37,32 @@ async def test_the_server_reads_back_every_character(echo_server: str) -> None:
             assert URL(resp.url).query == params
     finally:
         await wire.close()
+
+
+@pytest.mark.anyio
+async def test_odd_keys_and_a_url_with_its_own_query_keep_every_pair(echo_server: str) -> None:
+    wire = AiohttpWire()
+    await wire.open()
+    try:
+        for key in ["a=b", "a&b", "é", "page"]:
+            resp = await wire.send(
+                Request("GET", echo_server, params={key: "1", "limit": "5"}, total_timeout=30)
+            )
+            assert json.loads(resp.body) == [[key, "1"], ["limit", "5"]]
+        resp = await wire.send(Request("GET", echo_server + "?x=1", params={"page": "2"}, total_timeout=30))
+        assert json.loads(resp.body) == [["x", "1"], ["page", "2"]]
+        assert URL(resp.url).query == {"x": "1", "page": "2"}
+        # The same path asked again with plain words: the answer says exactly where it came from.
+        resp = await wire.send(
+            Request("GET", echo_server, params={"glifId": "cl1", "page": "3"}, total_timeout=30)
+        )
+        assert resp.url == echo_server + "?glifId=cl1&page=3"
+    finally:
+        await wire.close()
+
+
+def test_a_request_shown_masks_its_credentials() -> None:
+    request = Request("GET", "http://h/api/runs", headers={"Authorization": "Bearer tok-123-secret"})
+    shown = repr(request)
+    assert "tok-123-secret" not in shown and "Authorization" in shown
+    assert str(request) == shown
