@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
-from operator import ge
+from itertools import compress, islice, repeat
+from operator import eq, ge
 from typing import Any, TypeVar
 
 from ._protocol import parse_http_date
@@ -63,26 +63,26 @@ class PageInfo:
     @classmethod
     def of(
         cls,
-        raw: Sequence[T],
-        key: Callable[[T], Hashable],
-        created: Callable[[T], datetime | None],
+        keys: Sequence[Hashable],
+        stamps: Sequence[datetime | None],
         sent: float,
         received: float,
         date: str | None,
     ) -> PageInfo:
-        if not raw:
+        """A page's facts from its items' keys and ``createdAt`` (in the page's order)."""
+        if not keys:
             return cls(sent, received, date, None, None, frozenset(), None, frozenset())
-        stamps = [created(i) for i in raw]
         first, last = stamps[0], stamps[-1]
+        # The keys of the items as old as each edge, picked in C (a page is read per 100 items).
         return cls(
             sent,
             received,
             date,
-            key(raw[0]),
+            keys[0],
             first,
-            frozenset(key(i) for i, c in zip(raw, stamps, strict=True) if c == first),
+            frozenset(compress(keys, map(eq, stamps, repeat(first)))),
             last,
-            frozenset(key(i) for i, c in zip(raw, stamps, strict=True) if c == last),
+            frozenset(compress(keys, map(eq, stamps, repeat(last)))),
         )
 
     @property
@@ -255,18 +255,36 @@ class Seen:
             return False
         return created > self.mark or (created == self.mark and key in self.mark_keys)
 
-    def add_page(self, number: int, entries: Sequence[tuple[Hashable, datetime | None]]) -> None:
+    def none_of(self, keys: Sequence[Hashable], stamps: Sequence[datetime | None]) -> bool:
+        """Whether :meth:`contains` is False for every item: what almost every page of a listing
+        is, found out in C rather than an item at a time."""
+        if not self.recent_all.isdisjoint(keys):
+            return False
+        everything = self.everything
+        if everything._recent or everything._sorted:
+            return False  # ids to look up one by one
+        if self.exact or self.mark is None:
+            return True
+        dated = list(filter(None, stamps))  # no createdAt: never beyond the mark
+        return not dated or max(dated) < self.mark
+
+    def add_page(self, number: int, keys: Sequence[Hashable], stamps: Sequence[datetime | None]) -> None:
+        """A page's items, by their keys and ``createdAt`` (two lists in the page's order)."""
         if self.exact:
-            self.everything.update(k for k, _ in entries)
+            self.everything.update(keys)
             return
-        dated = [(k, c) for k, c in entries if c is not None]
-        self.everything.update(k for k, c in entries if c is None)
-        keys = {k for k, _ in dated}
-        self.recent[number] = keys
-        self.recent_all |= keys
+        dated: Sequence[datetime] = stamps  # type: ignore[assignment]  # (None is sorted out here)
+        if None in stamps:
+            pairs = list(zip(keys, stamps, strict=True))
+            self.everything.update(k for k, c in pairs if c is None)
+            keys = [k for k, c in pairs if c is not None]
+            dated = [c for c in stamps if c is not None]
+        kept = set(keys)
+        self.recent[number] = kept
+        self.recent_all |= kept
         if dated:
-            oldest = min(c for _, c in dated)
-            self.oldest[number] = (oldest, {k for k, c in dated if c == oldest})
+            oldest = min(dated)
+            self.oldest[number] = (oldest, set(compress(keys, map(eq, dated, repeat(oldest)))))
         while self.contiguous + 1 in self.recent:
             self.contiguous += 1
         # Forget only pages of the contiguous prefix: a page still in flight before them would
@@ -276,8 +294,8 @@ class Seen:
                 break
             self.recent_all -= self.recent.pop(n)
             if n in self.oldest:
-                when, keys = self.oldest.pop(n)
+                when, edge = self.oldest.pop(n)
                 if self.mark is None or when < self.mark:
-                    self.mark, self.mark_keys = when, keys
+                    self.mark, self.mark_keys = when, edge
                 elif when == self.mark:
-                    self.mark_keys |= keys
+                    self.mark_keys |= edge

@@ -4,6 +4,7 @@ in, the end of the list, and what was seen (see :mod:`aioglif.pagination`)."""
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 # Seconds a closing listing waits for its cancelled fetches to unwind.
 _CLOSE_TIMEOUT = 5.0
+_DONE = operator.attrgetter("done")  # counted over the slots in C, once a page
 
 
 class Slot(Generic[T]):
@@ -115,15 +117,15 @@ class Listing(Generic[T]):
     def _note_ends(self) -> None:
         """A short page ends the listing as soon as it arrives, not when it is consumed: no
         page past it is asked for, and those in flight past it are cancelled."""
+        size, first_in = self.size, bool(self.yielded_pages)
         for slot in list(self.slots.values()):
             result = slot.result
-            if slot.number != self.first and not self.yielded_pages:
+            if result is None or len(result.items) >= size:
+                continue  # in flight, or full: no end (the usual case, asked once a page)
+            if slot.number != self.first and not first_in:
                 continue  # page sizes are in doubt until the first page is in
-            if (
-                result is not None
-                and len(result.items) < self.size
-                and (self.end is None or slot.number < self.end)
-                and _paging.ends(self, slot.number, len(result.items))
+            if (self.end is None or slot.number < self.end) and _paging.ends(
+                self, slot.number, len(result.items)
             ):
                 self.end = slot.number
         if self.end is not None:
@@ -136,7 +138,9 @@ class Listing(Generic[T]):
         # consumer, so that one slow page does not stall the pipe behind it (head-of-line),
         # and a slow consumer still holds back the fetching.
         window = 1 if self.cautious else self.window
-        while sum(not s.done for s in self.slots.values()) < window and len(self.slots) < 2 * window:
+        while (
+            len(self.slots) - sum(map(_DONE, self.slots.values())) < window and len(self.slots) < 2 * window
+        ):
             n = self.next_to_schedule
             for limit in (self.end, self.cut, self.last_page, self.planned_end):
                 if limit is not None and n > limit:
@@ -301,7 +305,9 @@ class Listing(Generic[T]):
         raw = slot.result.items
         n = slot.number
         facts = self.p.facts
-        keys = [self.p._key(i) for i in raw]
+        # Each item's key and createdAt, read once for every check below (in C: ``map``).
+        keys: list[Hashable] = list(map(self.p._key, raw))
+        stamps: list[datetime | None] = list(map(self.p._created, raw))
         if n == self.first + 1 and self.resized and raw:
             # Page 1 was short, and page 2 (asked at that size) is not empty: the server
             # serves at most that many a page. Remembered for this path.
@@ -335,14 +341,12 @@ class Listing(Generic[T]):
         if not (n == self.first == self.end):
             # What the repair after insertions compares: a listing of one page has nothing
             # to repair, and most listings of a glif's runs are one page.
-            self.info[n] = PageInfo.of(
-                raw, self.p._key, self.p._created, slot.sent, slot.received, slot.result.date
-            )
+            self.info[n] = PageInfo.of(keys, stamps, slot.sent, slot.received, slot.result.date)
         if self.p.ordered:
             self.next_to_yield += 1
         self.yielded_pages += 1
         before = self.p.stats.duplicates
-        items = self._fresh(n, raw, keys)
+        items = self._fresh(n, raw, keys, stamps)
         if _paging.check_paging(self, n, keys, len(raw) - (self.p.stats.duplicates - before)):
             self.end = n  # past the end, answered with the last page: as an empty page would be
             for s in [s for s in self.slots.values() if s.number > n]:
@@ -364,24 +368,28 @@ class Listing(Generic[T]):
     def _what(self) -> str:
         return self.p.name or "this listing"
 
-    def _fresh(self, number: int, raw: list[T], keys: list[Hashable]) -> list[T]:
-        created, contains, seen = self.p._created, self.seen.contains, self.seen
-        stamps = [created(item) for item in raw]
+    def _fresh(
+        self, number: int, raw: list[T], keys: list[Hashable], stamps: list[datetime | None]
+    ) -> list[T]:
+        seen = self.seen
         if self.newest:
             _paging.check_order(self, stamps)
-        if seen.empty:
-            # The first page (often the only one): nothing to be a repeat of.
-            items, entries = list(raw), list(zip(keys, stamps, strict=True))
+        if seen.empty or seen.none_of(keys, stamps):
+            # The first page (often the only one), or a page with no repeat (nearly all).
+            items = list(raw)
         else:
-            items, entries = [], []
+            contains = seen.contains
+            items, kept_keys, kept_stamps = [], [], []
             for item, k, c in zip(raw, keys, stamps, strict=True):
                 if contains(k, c):
                     self.p.stats.duplicates += 1
                     continue
                 items.append(item)
-                entries.append((k, c))
+                kept_keys.append(k)
+                kept_stamps.append(c)
+            keys, stamps = kept_keys, kept_stamps
         if not (number == self.first == self.end):
-            seen.add_page(number, entries)  # (a listing of one page asks nothing of it again)
+            seen.add_page(number, keys, stamps)  # (a listing of one page asks nothing of it again)
         if self.remaining is not None:
             items = items[: self.remaining]
             self.remaining -= len(items)

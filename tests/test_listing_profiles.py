@@ -210,3 +210,34 @@ async def test_a_listing_of_one_short_page_counts_and_notes_as_a_longer_one_does
         assert [p async for p in nobody.pages()] == []
         assert (nobody.stats.pages, nobody.stats.items, nobody.stats.requests) == (1, 0, 1)
         assert nobody.in_flight == 0
+
+
+def test_a_page_judged_at_once_has_no_repeat_only_where_each_item_judged_alone_has_none() -> None:
+    """The listing asks once a page whether any item is a repeat (in C); when it says none,
+    asking item by item must say none too, whatever the memory holds: dates missing, equal
+    to the mark, newer than it, ids remembered exactly."""
+    import random
+    from datetime import datetime, timedelta
+
+    from aioglif._consistency import Seen
+
+    rng = random.Random(7)
+    t0 = datetime(2026, 1, 1)
+    said_none = 0
+    for _ in range(400):
+        seen = Seen(first=1, keep=rng.choice([0, 1, 2]))
+        pool = [f"id{i}" for i in range(60)]
+        for number in range(1, rng.randint(1, 5)):
+            keys = rng.sample(pool, rng.randint(0, 8))
+            stamps = [
+                None if rng.random() < 0.15 else t0 + timedelta(seconds=rng.randint(0, 20)) for _ in keys
+            ]
+            seen.add_page(number, keys, stamps)
+        if rng.random() < 0.2:
+            seen.make_exact()
+        keys = rng.sample(pool, rng.randint(0, 8))
+        stamps = [None if rng.random() < 0.15 else t0 + timedelta(seconds=rng.randint(0, 20)) for _ in keys]
+        if seen.none_of(keys, stamps):
+            said_none += 1
+            assert not any(seen.contains(k, c) for k, c in zip(keys, stamps, strict=True))
+    assert said_none > 50  # the check was asked of many pages it could answer at once
