@@ -176,8 +176,10 @@ class AiohttpWire:
             if len(self._bases) >= 64:
                 return url, None
             parsed = URL(url)
-            # Only a URL that is its own printed form, with no query or fragment, is joined onto.
-            plain_url = str(parsed) == url and not parsed.query_string and not parsed.fragment
+            # Only a URL that prints as itself with a query added is joined onto: one with a path
+            # ("http://h" is asked, and reported, as "http://h/"), no query and no fragment. User
+            # info is sent as Basic auth and left out of the URL aiohttp reports: yarl's.
+            plain_url = "@" not in parsed.raw_authority and str(parsed.with_query("k=v")) == f"{url}?k=v"
             base = self._bases[url] = parsed if plain_url else None
         if base is None:
             return url, None

@@ -60,7 +60,10 @@ class Wire(Protocol):
 
 def secrets_of(request: Request) -> tuple[str, ...]:
     """What of a request must never be shown: its credentials, as sent."""
-    auth = (request.headers or {}).get("Authorization")
+    headers = request.headers or {}
+    auth = headers.get("Authorization")
+    if auth is None:  # a header's name is any case (asked only to show or to raise: no cost per request)
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
     if not auth:
         return ()
     _scheme, _, value = auth.partition(" ")

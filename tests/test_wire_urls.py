@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 from yarl import URL
@@ -66,3 +67,35 @@ def test_a_request_shown_masks_its_credentials() -> None:
     shown = repr(request)
     assert "tok-123-secret" not in shown and "Authorization" in shown
     assert str(request) == shown
+
+
+@pytest.mark.anyio
+async def test_the_answer_names_the_url_aiohttp_asked() -> None:
+    # A URL with no path, or with user info (sent as Basic auth, left out of the URL asked): the
+    # answer's url is the one aiohttp itself reports, never the user info's password.
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(list(request.query.items()))
+
+    async with serve({"/": echo, "/echo": echo}) as base:
+        host = base.removeprefix("http://")
+        wire = AiohttpWire()
+        await wire.open()
+        try:
+            async with aiohttp.ClientSession() as session:
+                for url in [base, f"http://user:pw-secret@{host}/echo", f"http://user@{host}/echo"]:
+                    params = {"glifId": "cl1", "page": "2"}
+                    async with session.get(url, params=params) as expected:
+                        assert expected.status == 200
+                    for _ in range(2):  # parsed, then from the wire's memory of the path
+                        resp = await wire.send(Request("GET", url, params=params, total_timeout=30))
+                        assert json.loads(resp.body) == [["glifId", "cl1"], ["page", "2"]]
+                        assert resp.url == str(expected.url)
+                        assert "pw-secret" not in resp.url
+        finally:
+            await wire.close()
+
+
+def test_a_request_shown_masks_credentials_under_any_header_case() -> None:
+    for name in ["authorization", "AUTHORIZATION"]:
+        request = Request("GET", "http://h/api/runs", headers={name: "Bearer tok-123-secret"})
+        assert "tok-123-secret" not in repr(request)
