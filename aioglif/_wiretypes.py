@@ -33,6 +33,8 @@ class Request(msgspec.Struct, frozen=True, gc=False):
     def __repr__(self) -> str:
         # A wire that logs its requests must not log the token: the credentials are shown masked.
         secrets = secrets_of(self)
+        # As repr shows them too: a backslash, a quote or an unprintable character is escaped.
+        secrets += tuple(repr(secret)[1:-1] for secret in secrets)
         fields = ", ".join(
             f"{name}={scrub(repr(getattr(self, name)), secrets)}" for name in self.__struct_fields__
         )

@@ -99,3 +99,9 @@ def test_a_request_shown_masks_credentials_under_any_header_case() -> None:
     for name in ["authorization", "AUTHORIZATION"]:
         request = Request("GET", "http://h/api/runs", headers={name: "Bearer tok-123-secret"})
         assert "tok-123-secret" not in repr(request)
+
+
+def test_a_request_shown_masks_credentials_that_repr_escapes() -> None:
+    for token in ["tok\\123-secret", "tok'\"123-secret", "tok\x7f123-secret", "tok\u2028123-secret"]:
+        request = Request("GET", "http://h/api/runs", headers={"Authorization": f"Bearer {token}"})
+        assert "123-secret" not in repr(request)
