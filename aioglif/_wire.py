@@ -190,7 +190,7 @@ class AiohttpWire:
                 and _PLAIN_WORDS("".join(params.values())) is not None
                 and _PLAIN_WORDS("".join(params)) is not None
             )
-        except TypeError:  # a value that is not a string: yarl's to format
+        except (TypeError, AttributeError):  # not str values, or not a mapping: aiohttp's to send
             plain = False
         if not plain:
             return base, None
