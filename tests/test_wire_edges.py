@@ -277,12 +277,6 @@ async def test_a_call_under_way_when_the_client_closes_says_the_client_closed(se
     assert isinstance(error, g.ClientClosedError), repr(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="MemoryWire.close() leaves a request in flight (held by the server) running: it ends "
-    "only at its total timeout (300 s by default), where the socket wire's ends at once",
-)
 async def test_a_memory_wire_call_under_way_when_the_client_closes_ends(server: FakeGlifServer) -> None:
     from aioglif.testing import MemoryWire
 

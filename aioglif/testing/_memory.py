@@ -8,6 +8,7 @@ Nothing listens on a port, so tests are fast and cannot collide. The server need
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -80,16 +81,34 @@ class MemoryWire:
 
     def __init__(self, server: FakeGlifServer) -> None:
         self.server = server
+        # The requests in flight, so that closing ends them as closing a socket wire does.
+        self._scopes: dict[anyio.CancelScope, bool] = {}
 
     async def open(self) -> None:
         pass
 
     async def close(self) -> None:
-        pass
+        for scope in self._scopes:
+            self._scopes[scope] = True
+            scope.cancel()
 
     async def send(self, request: Request) -> Response:
-        with anyio.move_on_after(request.total_timeout):
-            return await self._send(request)
+        total = request.total_timeout
+        scope = anyio.CancelScope(deadline=math.inf if total is None else anyio.current_time() + total)
+        self._scopes[scope] = False
+        try:
+            with scope:
+                return await self._send(request)
+            closed = self._scopes[scope]
+        finally:
+            del self._scopes[scope]
+        if closed:
+            # What a socket wire meets when its session closes under a request.
+            raise e.TransportError(
+                "ClientConnectionError: the wire was closed while the request ran",
+                method=request.method,
+                url=request.url,
+            )
         raise total_timeout(request)
 
     async def _send(self, request: Request) -> Response:
