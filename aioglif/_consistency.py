@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import compress, islice, repeat
-from operator import eq, ge
+from operator import eq, ge, is_not
 from typing import Any, TypeVar
 
 from ._protocol import parse_http_date
@@ -159,12 +160,15 @@ class ListingFacts:
             self.learned.append(what)
 
 
+# Whether a createdAt is there (not None), asked in C: ``filter(None, ...)`` would also drop "".
+_KNOWN: Callable[[object], bool] = partial(is_not, None)
+
+
 def newest_first(stamps: Iterable[T | None], *, after: T | None = None) -> bool:
     """Whether one page's ``createdAt`` never increases, nor rises above ``after`` (the previous
     page's first); items without one are no evidence. Datetimes, or ISO strings alike."""
     # Asked of every page: the comparisons run in C (``map`` over pairs), not a loop per item.
-    # ``filter(None, ...)`` drops the missing ones (a datetime is never false; "" is no stamp).
-    known: list[Any] = list(filter(None, stamps))
+    known: list[Any] = list(filter(_KNOWN, stamps))
     if after is not None:
         known.insert(0, after)
     return all(map(ge, known, islice(known, 1, None)))
@@ -265,7 +269,7 @@ class Seen:
             return False  # ids to look up one by one
         if self.exact or self.mark is None:
             return True
-        dated = list(filter(None, stamps))  # no createdAt: never beyond the mark
+        dated: list[datetime] = list(filter(_KNOWN, stamps))  # type: ignore[arg-type]  # (None filtered out)
         return not dated or max(dated) < self.mark
 
     def add_page(self, number: int, keys: Sequence[Hashable], stamps: Sequence[datetime | None]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -32,11 +32,16 @@ class Page(Generic[T]):
 class ListingStats(Stats):
     """A listing's counters: the client's (requests, retries, 429s, bytes) and its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, **counts: float) -> None:
         # Every counter starts at its class-level default (a dataclass keeps each default on the
         # class) and becomes the instance's own when first counted: a listing a glif (thousands
         # in a crawl) would otherwise set sixteen fields it mostly never changes.
-        pass
+        if counts:
+            names = {f.name for f in fields(self)}
+            for name, value in counts.items():
+                if name not in names:
+                    raise TypeError(f"ListingStats has no counter {name!r}")
+                setattr(self, name, value)
 
     pages: int = 0
     items: int = 0

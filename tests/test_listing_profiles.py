@@ -241,3 +241,21 @@ def test_a_page_judged_at_once_has_no_repeat_only_where_each_item_judged_alone_h
             said_none += 1
             assert not any(seen.contains(k, c) for k, c in zip(keys, stamps, strict=True))
     assert said_none > 50  # the check was asked of many pages it could answer at once
+
+
+def test_an_empty_created_at_is_a_date_to_the_order_check_as_to_the_memory() -> None:
+    # Only a missing createdAt (None) is no evidence; "" sorts before every date, as it did.
+    from aioglif._consistency import newest_first
+
+    assert not newest_first(["b", "", "a"])
+    assert newest_first(["b", None, "a"])
+    assert not newest_first([None, "a"], after="")
+
+
+def test_listing_counters_are_made_with_or_without_values() -> None:
+    from aioglif.pagination import ListingStats
+
+    assert ListingStats(pages=2, items=7).snapshot()["items"] == 7
+    assert ListingStats() == ListingStats(pages=0)
+    with pytest.raises(TypeError, match="nope"):
+        ListingStats(nope=1)
