@@ -42,9 +42,8 @@ from ._wiretypes import Request, Response, Wire, scrub, secrets_of, too_large, t
 __all__ = ["AiohttpWire", "Request", "Response", "Wire", "too_large", "total_timeout"]
 
 _CHUNK: Final = 256 * 1024
-# A query that needs no quoting: ``key=value`` pairs of unreserved characters (RFC 3986). The
-# values alone must hold no ``=`` or ``&``: those would be read as the query's own structure.
-_PLAIN: Final = re.compile(r"[A-Za-z0-9._~=&-]*").fullmatch
+# Keys and values that need no quoting in a query: unreserved characters only (RFC 3986), so
+# no ``=`` or ``&`` that would be read as the query's own structure.
 _PLAIN_WORDS: Final = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
 
 
@@ -184,16 +183,15 @@ class AiohttpWire:
         if base is None:
             return url, None
         try:
-            query = "&".join(map("=".join, params.items()))
             plain = (
-                _PLAIN(query) is not None
-                and _PLAIN_WORDS("".join(params.values())) is not None
+                _PLAIN_WORDS("".join(params.values())) is not None
                 and _PLAIN_WORDS("".join(params)) is not None
             )
         except (TypeError, AttributeError):  # not str values, or not a mapping: aiohttp's to send
             plain = False
         if not plain:
             return base, None
+        query = "&".join(map("=".join, params.items()))
         return base.with_query(query), f"{url}?{query}"
 
     async def _exchange(self, request: Request, watch: Watch, read: float | None) -> Response:
