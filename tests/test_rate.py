@@ -218,6 +218,14 @@ def test_429s_of_requests_sent_before_a_decrease_are_one_event() -> None:
     assert rate.on_rate_limited(6.5, sent_at=6.0) is not None
 
 
+def _succeed_at_pace(rate: AdaptiveRate, start: float, end: float) -> None:
+    """Every request answered, sent at the controller's own pace from ``start`` to ``end``."""
+    t = start
+    while t < end:
+        t += 1 / rate.rate
+        rate.on_success(t)
+
+
 def test_a_rate_told_is_kept_until_a_429_and_never_exceeded_after() -> None:
     rate = AdaptiveRate(rate=20.0, cap=20.0)
     for i in range(1, 600):
@@ -225,10 +233,7 @@ def test_a_rate_told_is_kept_until_a_429_and_never_exceeded_after() -> None:
     assert rate.rate == 20.0
     lower = rate.on_rate_limited(30.0, sent_at=29.9)
     assert lower is not None and lower < 20.0
-    t = 30.0
-    while t < 400:
-        t += 1 / rate.rate
-        rate.on_success(t)
+    _succeed_at_pace(rate, 30.0, 400.0)
     # Climbed back, and no further than a hair below the rate told: a 429 at it says the
     # server counts a little more strictly than the client paces.
     assert rate.rate == rate.cap == pytest.approx(20.0 * 0.99)
@@ -305,10 +310,7 @@ def test_a_window_spent_at_once_then_waited_for_is_not_a_pace_to_climb_back_to()
         rate.on_success(6.5 + i / 55)
     lower = rate.on_rate_limited(10.2, sent_at=10.19)
     assert lower is not None and lower < 30.0
-    t = 10.2
-    while t < 16.0:
-        t += 1 / rate.rate
-        rate.on_success(t)
+    _succeed_at_pace(rate, 10.2, 16.0)
     # Paused for almost half the time: the 55 a second while sending were a quota spent at
     # once. The quick climb back stops a little above the drop (then only the slow probe),
     # not close to that pace again.
