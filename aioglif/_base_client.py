@@ -326,43 +326,16 @@ class BaseClient:
         """
         if not listing.paged:
             raise ValueError(f"the {listing.name} listing is not paged: it is one answer")
-        url = f"{self.settings.api_url}{listing.path}"
-        params = dict(listing.params)
-        decode = decoder if decoder is not None else listing.decoder()
-        if listing.path not in self._facts:
-            self._facts[listing.path] = (ListingFacts(first_page=self.first_page), anyio.Lock())
-        facts, lock = self._facts[listing.path]
-
-        async def fetch(page: int, limit: int, stats: Stats, *, once: bool = False) -> Fetched[Any]:
-            if self._life.state is not _State.OPEN:
-                await self._open()
-            options = self._overrides
-            if once:
-                options = {**options, "retry": dataclasses.replace(self.settings.retry, attempts=1)}
-            served: list[str | None] = [None]
-
-            def on_headers(headers: Mapping[str, str]) -> None:
-                served[0] = headers.get("Date")
-
-            items = await self._sender.request(
-                "GET",
-                url,
-                params={**params, "page": str(page), "limit": str(limit)},
-                decoder=decode,
-                safety=Safety.IDEMPOTENT,
-                stats=stats,
-                on_headers=on_headers,
-                **options,
-            )
-            return Fetched(items if type(items) is list else list(items), served[0])
-
-        async def probe(page: int, limit: int, stats: Stats) -> Fetched[Any]:
-            return await fetch(page, limit, stats, once=True)
-
-        def name() -> str:
-            where = " ".join(f"{k}={v}" for k, v in params.items())
-            return f"{listing.name}{' (' + where + ')' if where else ''}"
-
+        facts_lock = self._facts.get(listing.path)
+        if facts_lock is None:
+            facts_lock = self._facts[listing.path] = (ListingFacts(first_page=self.first_page), anyio.Lock())
+        fetch = _PageFetch(
+            self,
+            f"{self.settings.api_url}{listing.path}",
+            dict(listing.params),  # the listing's own: a caller's description may change later
+            decoder if decoder is not None else listing.decoder(),
+            listing.name,
+        )
         return AsyncPaginator(
             fetch,
             spawn=self._spawn,
@@ -374,13 +347,62 @@ class BaseClient:
             ordered=ordered,
             expected=expected,
             first_page=start_page,
-            facts=facts,
-            facts_lock=lock,
-            name=name,
-            probe=probe,
+            facts=facts_lock[0],
+            facts_lock=facts_lock[1],
+            name=fetch.name,
+            probe=fetch.probe,
         )
 
 
 # Every listed model (Glif, Run, Sphere) has both: attrgetter is the cheapest per-item call.
 _id: Callable[[Any], str] = operator.attrgetter("id")
 _created_at: Callable[[Any], _dt.datetime | None] = operator.attrgetter("created_at")
+
+
+class _PageFetch:
+    """How one listing asks for a page: its URL, its query and its decoder (an object, not
+    closures: a crawl makes a listing per glif)."""
+
+    __slots__ = ("_client", "_decode", "_listing", "_params", "_url")
+
+    def __init__(
+        self,
+        client: BaseClient,
+        url: str,
+        params: Mapping[str, str],
+        decode: Callable[[bytes], Any],
+        listing: str,
+    ) -> None:
+        self._client, self._url, self._params = client, url, params
+        self._decode, self._listing = decode, listing
+
+    async def __call__(self, page: int, limit: int, stats: Stats, *, once: bool = False) -> Fetched[Any]:
+        client = self._client
+        if client._life.state is not _State.OPEN:
+            await client._open()
+        options = client._overrides
+        if once:
+            options = {**options, "retry": dataclasses.replace(client.settings.retry, attempts=1)}
+        # The answer's headers, for its Date (a list's append: no function made per page).
+        served: list[Mapping[str, str]] = []
+        items = await client._sender.request(
+            "GET",
+            self._url,
+            params={**self._params, "page": str(page), "limit": str(limit)},
+            decoder=self._decode,
+            safety=Safety.IDEMPOTENT,
+            stats=stats,
+            on_headers=served.append,
+            **options,
+        )
+        date = served[0].get("Date") if served else None
+        return Fetched(items if type(items) is list else list(items), date)
+
+    async def probe(self, page: int, limit: int, stats: Stats) -> Fetched[Any]:
+        """One attempt: the page-0 question (a server that refuses page 0 is answered, not asked
+        five times)."""
+        return await self(page, limit, stats, once=True)
+
+    def name(self) -> str:
+        where = " ".join(f"{k}={v}" for k, v in self._params.items())
+        return f"{self._listing}{' (' + where + ')' if where else ''}"
