@@ -195,6 +195,8 @@ def scenario_smallpages(base: str, sizes: Sizes) -> tuple[str, list[dict[str, An
         "glifs": glifs,
     }
     rows = [_median_cpu(partial(run, base, c, "graphs+runs", job, {})) for c in CONTENDERS]
+    # The floor under every contender built on aiohttp: the bound the CPU targets live within.
+    rows.append(_median_cpu(partial(run, base, "session floor", "graphs+runs", job, {})))
     runs_total = sum(g["count"] for g in glifs)
     return (
         f"Small pages: {len(glifs):,} glifs with graphs (pages of 100), then each glif's runs"
@@ -361,6 +363,22 @@ def _table(title: str, rows: list[dict[str, Any]], kind: str) -> str:
         if kind == "ratelimit":
             cells.insert(4, f"{ok_pages / r['seconds']:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
+    floor = next((r for r in rows if r["contender"] == "session floor"), None)
+    loop = next((r for r in rows if r["contender"] == "aiohttp+sem"), None)
+    if floor is not None and "failed" not in floor:
+        lines += [
+            "",
+            "*session floor* is no contender: the same requests on one bare `aiohttp.ClientSession`"
+            " with every URL built in advance, msgspec decoding into aioglif's models and no client"
+            " logic at all (no retry, timer, check, order or stream), the lower bound of any client on"
+            " aiohttp."
+            + (
+                f" Its CPU is {floor['cpu'] / loop['cpu']:.0%} of the aiohttp loop's and"
+                f" {floor['cpu'] / ours['cpu']:.0%} of aioglif's."
+                if loop is not None and "failed" not in loop and loop["cpu"] and ours["cpu"]
+                else ""
+            ),
+        ]
     if kind == "memory" and len(rows) == 2:
         lines += [
             "",

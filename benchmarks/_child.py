@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 
-from .contenders import CONTENDERS, PRELOAD
+from .contenders import CONTENDERS, PRELOAD, REFERENCES
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     if kind == "crawl":
         crawl(job)
         return
-    run = CONTENDERS[contender][kind]
+    run = (CONTENDERS.get(contender) or REFERENCES[contender])[kind]
     for module in PRELOAD[contender]:
         importlib.import_module(module)
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -321,6 +321,58 @@ def _graphs_then_runs(list_fn: Runner, small_fn: Runner) -> Runner:
     return run
 
 
+# --- the floor of the small-page job: no client at all ---------------------------------------
+
+
+def floor_graphs_runs(job: Job) -> int:
+    """Not a contender: what the small-page job costs on one ``aiohttp.ClientSession`` with no
+    client logic at all, the lower bound of any client built on it. Every URL is built before
+    the clock (the page count told, not found), no per-request timer, no cookie jar, no retry,
+    no check of any kind; 16 workers; bodies decoded into aioglif's own models by msgspec."""
+    import aiohttp
+    import msgspec
+    import yarl
+
+    from aioglif.models import Glif, Run
+
+    base = job["api_url"]
+    pages = len(job["glifs"]) // 100 + 1
+    todo: list[tuple[Any, yarl.URL]] = [
+        (Glif, yarl.URL(f"{base}/glifs?includes=spells.data&page={p}&limit=100", encoded=True))
+        for p in range(1, pages + 1)
+    ]
+    todo += [
+        (Run, yarl.URL(f"{base}/runs?glifId={g['id']}&page={p}&limit=100", encoded=True))
+        for g in job["glifs"]
+        for p in range(1, -(-g["count"] // 100) + 1)  # the pages its count fills
+    ]
+    decoders: dict[Any, Callable[[bytes], list[Any]]] = {
+        Glif: msgspec.json.Decoder(list[Glif]).decode,
+        Run: msgspec.json.Decoder(list[Run]).decode,
+    }
+
+    async def main() -> int:
+        total = 0
+        it = iter(todo)
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
+        ) as session:
+
+            async def worker() -> None:
+                nonlocal total
+                for model, url in it:
+                    async with session.get(url) as r:
+                        body = await r.read()
+                    total += len(decoders[model](body))  # (``total +=`` around an await loses counts)
+
+            await asyncio.gather(*(worker() for _ in range(16)))
+        return total
+
+    return asyncio.run(main())
+
+
 # What each contender imports, loaded before the clock starts so that no one pays for imports:
 # also what a library imports only on its first request (httpx its transport, and both it and
 # aioglif anyio's asyncio backend, 15 ms of CPU on this machine type).
@@ -337,6 +389,7 @@ PRELOAD: dict[str, tuple[str, ...]] = {
     ),
     "aiohttp+sem": ("aiohttp", "json"),
     "aioglif": ("aioglif", "anyio", "anyio._backends._asyncio"),
+    "session floor": ("aiohttp", "msgspec", "yarl", "aioglif.models"),
 }
 
 CONTENDERS: dict[str, dict[str, Runner]] = {
@@ -347,3 +400,6 @@ CONTENDERS: dict[str, dict[str, Runner]] = {
 }
 for _runners in CONTENDERS.values():
     _runners["graphs+runs"] = _graphs_then_runs(_runners["list"], _runners["small"])
+
+# Rows that are no contender's: run only where a scenario asks for them.
+REFERENCES: dict[str, dict[str, Runner]] = {"session floor": {"graphs+runs": floor_graphs_runs}}
