@@ -395,7 +395,7 @@ class _PageFetch:
             on_headers=served.append,
             **options,
         )
-        date = served[0].get("Date") if served else None
+        date = served[-1].get("Date") if served else None
         return Fetched(items if type(items) is list else list(items), date)
 
     async def probe(self, page: int, limit: int, stats: Stats) -> Fetched[Any]:
