@@ -10,6 +10,7 @@ identity, new rows run, failed and unknown jobs wait for ``--retry-failed``/``--
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 import anyio
 
 from ._batchinput import Row, read_batch
+from ._errors import GlifError
 from ._jobstore import JobRecord, JobStore, StoredJob, identity, store_path
 from ._recover import recover
 from ._store import StoreError
@@ -92,7 +94,11 @@ def batch_command(args: argparse.Namespace, client_factory: Any) -> int:
         return int(anyio.run(_batch, args, rows, budget, client_factory, store))
     except StoreError as exc:
         raise ValueError(str(exc)) from None
-    except OSError as exc:  # --out unreadable or unwritable, the disk full: no traceback
+    except GlifError:
+        raise  # the API or the network: exit 1. A timeout is also an OSError, and no --out's fault
+    except OSError as exc:  # --out unreadable or unwritable: no traceback
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # a full disk is exit 1, as everywhere: the same command goes on once there is room
         raise ValueError(
             f"cannot use --out {args.out}: {exc.strerror or exc}; every answer so far is in"
             f" {store.path}, and the same command writes {args.out} again"

@@ -572,3 +572,34 @@ def test_unknown_jobs_not_found_are_run_again_only_with_retry_unknown(api: Api, 
     assert retried.returncode == 0, err
     assert api.runs_started == 28  # the 8 were made twice: nobody could tell
     assert store_counts(out) == {"ok": 20}
+
+
+def test_a_timeout_or_a_full_disk_is_exit_1_not_a_bad_out(
+    fresh: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timeout is also a builtin OSError: it was taken for "cannot use --out" and exit 2 (bad
+    # arguments or files), where the README says 1 for the network and for a full disk.
+    import errno
+
+    from aioglif import GlifClient
+    from aioglif import TimeoutError as GlifTimeout
+    from aioglif._jobstore import JobStore
+
+    inputs = write_inputs(tmp_path / "in.csv", fresh.name, ["a"])
+
+    async def times_out(self: Any, glif_id: str) -> Any:
+        raise GlifTimeout("no whole answer within the total timeout of 1s", method="GET", url="u")
+
+    with monkeypatch.context() as m:
+        m.setattr(GlifClient, "get_glif", times_out)
+        assert main(fresh.argv(inputs, tmp_path / "a.jsonl")) == 1
+    err = capsys.readouterr().err
+    assert "TimeoutError" in err and "cannot use --out" not in err
+
+    def disk_full(self: Any, *args: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(JobStore, "export", disk_full)
+        assert main(fresh.argv(inputs, tmp_path / "b.jsonl")) == 1
+    assert "disk is full" in capsys.readouterr().err
