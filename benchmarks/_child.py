@@ -42,13 +42,14 @@ def main() -> None:
 def crawl(job: dict[str, object]) -> None:
     """``aioglif crawl`` in this process; reports its exit status, time, memory and summary."""
     import sqlite3
+    from contextlib import closing
 
     from aioglif.cli import main as cli
 
     wall0 = time.perf_counter()
     code = cli([str(a) for a in job["argv"]])  # type: ignore[union-attr]
     seconds = time.perf_counter() - wall0
-    with sqlite3.connect(str(job["out"])) as db:
+    with closing(sqlite3.connect(str(job["out"]))) as db:
         (stats,) = db.execute("SELECT stats FROM crawls ORDER BY id DESC LIMIT 1").fetchone()
         counts = {
             t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("glifs", "runs", "users")

@@ -14,6 +14,7 @@ import asyncio
 import math
 import sqlite3
 import tempfile
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ async def _crawl_rows(glifs: int, runs: int, tmp: Path) -> list[str]:
         glif_ids = {g["id"] for g in data.public_glifs}
         run_ids = {r["id"]: r["spellId"] for r in data.public_runs}
         crawl, requests = await _crawl(data, behaviour, tmp / f"{len(rows)}.sqlite")
-        with sqlite3.connect(tmp / f"{len(rows)}.sqlite") as db:
+        with closing(sqlite3.connect(tmp / f"{len(rows)}.sqlite")) as db:
             got_g = {r[0] for r in db.execute("SELECT id FROM glifs")}
             got_r = {r[0] for r in db.execute("SELECT id FROM runs")}
         sg = glif_ids - data.deleted_glifs

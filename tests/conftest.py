@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -141,3 +143,16 @@ async def serve(
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.contextmanager
+def sqlite(path: str | os.PathLike[str], **kwargs: Any) -> Iterator[sqlite3.Connection]:
+    """A connection committed at the end of the block and closed: ``with sqlite3.connect()``
+    commits but never closes, and Python 3.13 reports each such connection (a ResourceWarning,
+    an error under this suite's warnings filter) wherever the collector happens to find it."""
+    db = sqlite3.connect(path, **kwargs)
+    try:
+        with db:
+            yield db
+    finally:
+        db.close()

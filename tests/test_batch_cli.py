@@ -21,6 +21,8 @@ import pytest
 from aioglif.cli import main
 from aioglif.testing import fake_server_process
 
+from .conftest import sqlite
+
 JOBS = 40
 
 
@@ -81,7 +83,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 
 def store_counts(out: Path) -> dict[str, int]:
     try:
-        with sqlite3.connect(out.with_name(out.name + ".jobs.sqlite")) as db:
+        with sqlite(out.with_name(out.name + ".jobs.sqlite")) as db:
             return dict(db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
     except sqlite3.Error:
         return {}
@@ -157,7 +159,7 @@ def test_files_that_are_not_ours_are_refused_untouched(
     precious = tmp_path / "precious.txt"
     precious.write_text("do not touch\n")
     crawl_db = tmp_path / "crawl.sqlite"
-    with sqlite3.connect(crawl_db) as db:
+    with sqlite(crawl_db) as db:
         db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
     crawl_bytes = crawl_db.read_bytes()
     cases = [
@@ -238,7 +240,7 @@ def test_unknown_jobs_wait_for_retry_unknown(
     out = tmp_path / "out.jsonl"
     assert main(fresh.argv(inputs, out)) == 0
     # As a process killed while its run was in flight leaves it: sent, no answer stored.
-    with sqlite3.connect(out.with_name(out.name + ".jobs.sqlite")) as db:
+    with sqlite(out.with_name(out.name + ".jobs.sqlite")) as db:
         db.execute("UPDATE jobs SET state='submitted' WHERE row=2")
     capsys.readouterr()
     assert main(fresh.argv(inputs, out)) == 1

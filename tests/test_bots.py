@@ -4,7 +4,6 @@ crawler."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from aioglif.crawl._export import export_jsonl
 from aioglif.testing import FakeData, FakeGlifServer, Fault
 from aioglif.testing._bots import public_bot, select_bots
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 
 def _without_nulls(value: object) -> object:
@@ -138,7 +137,7 @@ async def test_cli_list_bots_and_get_bot(server: FakeGlifServer, capsys: pytest.
 
 
 def _ids(path: Path, table: str) -> set[str]:
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         return {r[0] for r in db.execute(f"SELECT id FROM {table}")}
 
 
@@ -166,7 +165,7 @@ async def test_crawl_bots_harvests_every_agent_the_glifs_they_use_and_their_runs
     assert _ids(db, "glifs") == used  # only the glifs the agents use: --bots alone is no --all
     assert _ids(db, "runs") == {r["id"] for g in used for r in data.runs_by_glif.get(g, [])}
     assert c.stats.new["bots"] == len(data.bots)
-    with sqlite3.connect(db) as conn:
+    with sqlite(db) as conn:
         row = conn.execute("SELECT json, glif_ids FROM bots WHERE id=?", (data.bots[0]["id"],))
         raw, glif_ids = row.fetchone()
     assert json.loads(raw) == public_bot(data.bots[0])  # the record as the API sent it
@@ -239,7 +238,7 @@ async def test_a_bot_the_models_cannot_read_is_quarantined_not_fatal(tmp_path: P
         c = await _crawl(server, db, Scope(users=(creator,), bots=True))
     assert c.status == "complete"
     assert c.stats.quarantined == 2
-    with sqlite3.connect(db) as conn:
+    with sqlite(db) as conn:
         kinds = [r[0] for r in conn.execute("SELECT kind FROM quarantine")]
         (raw,) = conn.execute("SELECT json FROM bots WHERE id=?", (good["id"],)).fetchone()
     assert kinds == ["bots", "bots"]

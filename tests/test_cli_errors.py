@@ -11,7 +11,6 @@ import json
 import os
 import resource
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import aioglif.cli._graph
 from aioglif.cli import main
 from aioglif.testing import fake_server_process
 
-from .conftest import Pipe
+from .conftest import Pipe, sqlite
 
 EXIT_CODES = {0, 1, 2, 130}
 
@@ -144,7 +143,7 @@ def test_a_corrupt_database_is_refused_untouched(env: Path, capsys: pytest.Captu
 def test_changed_flags_on_resume_exit_2_untouched(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = env / "out.sqlite"
     assert run(["crawl", "--out", str(out), "--progress", "none"], capsys)[0] == 0
-    with sqlite3.connect(out) as db:  # as a crawl killed in the middle leaves it
+    with sqlite(out) as db:  # as a crawl killed in the middle leaves it
         db.execute("UPDATE crawls SET status='running'")
     before = digest(out)
     code, err = run(["crawl", "--out", str(out), "--progress", "none", "--featured"], capsys)

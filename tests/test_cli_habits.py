@@ -19,6 +19,8 @@ from aioglif.cli import main
 from aioglif.cli._app import _parser
 from aioglif.testing import fake_server_process
 
+from .conftest import sqlite
+
 SAMPLES = Path(__file__).parent / "samples"
 
 
@@ -232,12 +234,11 @@ def test_fake_server_picks_a_free_port_and_says_which() -> None:
 def test_crawl_spheres_harvests_every_sphere(
     api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import sqlite3
 
     with urllib.request.urlopen(api + "/api/spheres?limit=100") as r:
         slugs = {s["slug"] for s in json.loads(r.read())}
     out = tmp_path / "s.sqlite"
     assert main(["crawl", "--spheres", "--out", str(out), "--progress", "none", "--json", *flags(api)]) == 0
     assert json.loads(out_lines(capsys)[0])["status"] == "complete"
-    with sqlite3.connect(out) as db:
+    with sqlite(out) as db:
         assert {slug for (slug,) in db.execute("SELECT slug FROM spheres")} == slugs

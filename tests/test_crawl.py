@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import anyio
@@ -14,7 +13,7 @@ from aioglif.crawl import Crawl, Scope, Store, StoreError
 from aioglif.crawl._export import export_jsonl, export_parquet, parse_json_rows
 from aioglif.testing import Behaviour, FakeData, FakeGlifServer, Fault
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +23,7 @@ def small_data(seed: int = 3) -> FakeData:
 
 
 def ids(path: Path, table: str) -> list[str]:
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         return [r[0] for r in db.execute(f"SELECT id FROM {table}")]
 
 
@@ -47,7 +46,7 @@ async def test_crawl_harvests_every_glif_run_and_user(tmp_path: Path) -> None:
     assert sorted(ids(db, "runs")) == sorted(x["id"] for x in data.public_runs)
     users = {x["userId"] for x in data.public_glifs} | {x["userId"] for x in data.public_runs}
     assert set(ids(db, "users")) == users
-    with sqlite3.connect(db) as conn:
+    with sqlite(db) as conn:
         glif_id, raw, runs, has_graph = conn.execute(
             "SELECT id, json, run_count, has_graph FROM glifs LIMIT 1"
         ).fetchone()
@@ -120,7 +119,7 @@ async def test_an_undecodable_record_is_quarantined_not_fatal(tmp_path: Path) ->
         c = await crawl(server, tmp_path / "out.sqlite", Scope(all=True))
     assert c.status == "complete"
     assert c.stats.quarantined == 1
-    with sqlite3.connect(tmp_path / "out.sqlite") as db:
+    with sqlite(tmp_path / "out.sqlite") as db:
         kind, raw, error = db.execute("SELECT kind, raw, error FROM quarantine").fetchone()
     assert kind == "glifs"
     assert json.loads(raw)["id"] == broken["id"]
@@ -164,7 +163,7 @@ async def test_incremental_fetches_what_is_new(tmp_path: Path) -> None:
     run_lists = {r.query.get("glifId") for r in server.served("/api/runs")}
     assert run_lists == {busy["id"]}  # only the glif whose count grew
     assert second.client.stats.requests < full_requests / 3
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         count = db.execute("SELECT run_count FROM glifs WHERE id=?", (busy["id"],)).fetchone()[0]
     assert count == busy["completedSpellRunCount"]
 
@@ -194,7 +193,7 @@ async def test_a_missing_glif_id_is_reported(tmp_path: Path) -> None:
 
 async def test_a_foreign_database_is_refused_untouched(tmp_path: Path) -> None:
     other = tmp_path / "other.sqlite"
-    with sqlite3.connect(other) as db:
+    with sqlite(other) as db:
         db.execute("CREATE TABLE mine (x)")
     before = other.read_bytes()
     with pytest.raises(StoreError, match="not an aioglif database"):

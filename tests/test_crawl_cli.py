@@ -20,6 +20,8 @@ import pytest
 from aioglif.cli import main
 from aioglif.testing import fake_server_process
 
+from .conftest import sqlite
+
 TABLES = ("glifs", "runs", "users", "spheres")
 
 
@@ -66,7 +68,7 @@ def crawl_args(api: str, out: Path, *extra: str) -> list[str]:
 
 
 def contents(path: Path) -> dict[str, dict[str, object]]:
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         return {t: {i: json.loads(j) for i, j in db.execute(f"SELECT id, json FROM {t}")} for t in TABLES}
 
 
@@ -99,7 +101,7 @@ def held(api: str) -> int:
 
 def rows(path: Path, table: str) -> int:
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        with sqlite(f"file:{path}?mode=ro", uri=True) as db:
             return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     except sqlite3.Error:
         return 0  # not created yet
@@ -207,7 +209,7 @@ def test_bad_outputs_exit_2_and_nothing_is_overwritten(
     text = tmp_path / "notes.txt"
     text.write_text("not a database " * 100)
     other = tmp_path / "other.sqlite"
-    with sqlite3.connect(other) as db:
+    with sqlite(other) as db:
         db.execute("CREATE TABLE theirs (x)")
     before = (text.read_bytes(), other.read_bytes())
     cases = [
@@ -257,5 +259,5 @@ def test_simulate_runs_the_whole_job_offline(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "complete" in done.stdout
-    with sqlite3.connect(tmp_path / "aioglif-simulated.sqlite") as db:
+    with sqlite(tmp_path / "aioglif-simulated.sqlite") as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 800

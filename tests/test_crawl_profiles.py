@@ -3,7 +3,6 @@ server that ignores ``page`` (recorded as failed, what was read kept, exit 1 wit
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +14,7 @@ from aiohttp import web
 from aioglif.crawl import Crawl, Scope
 from aioglif.testing import EXACT_PROFILES, Behaviour, FakeData, FakeGlifServer
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +24,7 @@ def _data(seed: int = 5) -> FakeData:
 
 
 def ids(path: Path, table: str) -> set[str]:
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         return {r[0] for r in db.execute(f"SELECT id FROM {table}")}
 
 

@@ -4,7 +4,6 @@ stopped; bad answers are quarantined or fail one listing, and the crawl reports 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from aioglif.crawl import Crawl, Scope
 from aioglif.crawl._crawler import STOP_GRACE
 from aioglif.testing import Behaviour, FakeData, FakeGlifServer, Fault, MemoryWire
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +26,7 @@ async def crawl(server: FakeGlifServer, path: Path, scope: Scope) -> Crawl:
 
 
 def count(path: Path, table: str) -> int:
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
@@ -65,7 +64,7 @@ async def test_bad_records_are_quarantined_and_a_bad_page_fails_only_its_listing
     assert c.status == "incomplete"
     assert list(c.stats.failures) == [f"runs:glif:{broken}"]
     assert c.stats.quarantined >= 1
-    with sqlite3.connect(out) as db:
+    with sqlite(out) as db:
         (error,) = db.execute("SELECT error FROM quarantine").fetchone()
     assert "UTF-8" in error
     # Every other listing went on to the end.

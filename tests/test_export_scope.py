@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import queue
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from aioglif.cli import main
 from aioglif.crawl import Crawl, Scope, Store, export
 from aioglif.testing import FakeData, FakeGlifServer
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 SEED = {"seed": 7, "users": 12, "glifs": 90, "runs": 900, "spheres": 2}
 
@@ -136,7 +135,7 @@ def test_the_crawl_command_exports_only_its_scope(crawled: Crawled, tmp_path: Pa
     # A copy of the two-scope database; crawling scope A again (complete: nothing to fetch)
     # with --jsonl exports A only, not the featured glifs crawl B added.
     db = tmp_path / "glif.sqlite"
-    with sqlite3.connect(crawled.path) as src, sqlite3.connect(db) as dst:
+    with sqlite(crawled.path) as src, sqlite(db) as dst:
         src.backup(dst)
     d = crawled.data
     user = d.user_by_name[crawled.user]
@@ -172,9 +171,9 @@ def serving(data: FakeData) -> Iterator[tuple[str, str]]:
 
 def test_a_schema_2_file_of_one_scope_is_that_scopes_whole(crawled: Crawled, tmp_path: Path) -> None:
     db = tmp_path / "old.sqlite"
-    with sqlite3.connect(crawled.path) as src, sqlite3.connect(db) as dst:
+    with sqlite(crawled.path) as src, sqlite(db) as dst:
         src.backup(dst)
-    with sqlite3.connect(db) as con:  # as schema 2 left it: one scope's crawls, no membership
+    with sqlite(db) as con:  # as schema 2 left it: one scope's crawls, no membership
         con.execute("DROP TABLE members")
         con.execute("DROP TABLE scopes")
         con.execute("DELETE FROM crawls WHERE scope != ?", (SCOPE_B.key(),))
@@ -193,7 +192,7 @@ def test_a_third_scope_over_records_already_stored_still_holds_them(crawled: Cra
     # One glif that scope A already harvested, with its runs: everything it reaches is known to
     # the file, yet the glif scope's export must hold it all (and nothing of A or B beyond it).
     db = tmp_path / "glif.sqlite"
-    with sqlite3.connect(crawled.path) as src, sqlite3.connect(db) as dst:
+    with sqlite(crawled.path) as src, sqlite(db) as dst:
         src.backup(dst)
     d = crawled.data
     user = d.user_by_name[crawled.user]

@@ -11,6 +11,8 @@ from aioglif._jobstore import JobRecord, JobStore, identity
 from aioglif._protocol import run_error_kind
 from aioglif._store import StoreLocked
 
+from .conftest import sqlite
+
 
 def test_identity_is_the_glif_the_canonical_inputs_and_the_key() -> None:
     a = identity("g", {"x": "1", "y": "2"}, None)
@@ -68,15 +70,13 @@ def test_the_simple_apis_error_texts_are_classified(message: str, kind: str) -> 
 
 
 def test_a_store_of_schema_1_gains_the_recovered_column_and_keeps_its_jobs(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "out.jsonl.jobs.sqlite"
     jobs = [(identity("g", {"x": "1"}, None), "g", {"x": "1"}, None, 1)]
     with JobStore(path) as store:
         store.begin(jobs)
         store.submitted(jobs[0][0])
         store.settle()
-    with sqlite3.connect(path) as db:  # as version 1 wrote it
+    with sqlite(path) as db:  # as version 1 wrote it
         db.execute("ALTER TABLE jobs DROP COLUMN recovered")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     db.close()

@@ -16,7 +16,7 @@ from aioglif.crawl import Crawl, Scope
 from aioglif.dispatch import Dispatch, Job, dispatch
 from aioglif.testing import FakeGlifServer
 
-from .conftest import make_client
+from .conftest import make_client, sqlite
 
 SAMPLES = Path(__file__).parent / "samples"
 GLIF = (
@@ -128,35 +128,31 @@ async def test_public_types_for_crawls_and_dispatches(server: FakeGlifServer, tm
 
 @pytest.mark.anyio
 async def test_the_crawl_marks_filtered_runs(server: FakeGlifServer, tmp_path: Path) -> None:
-    import sqlite3
-
     glif = server.data.public_glifs[0]
     blocked = server.data.add_run(glif["id"], output=PLACEHOLDER)
     shown = server.data.add_run(glif["id"], output="https://res.cloudinary.com/x/glif-run-outputs/y.png")
     out = tmp_path / "c.sqlite"
     async with make_client(server) as client, Crawl(client, Scope(glifs=(glif["id"],), runs=True), out) as c:
         assert await c.run() == "complete"
-    with sqlite3.connect(out) as db:
+    with sqlite(out) as db:
         flags = dict(db.execute("SELECT id, nsfw_filtered FROM runs").fetchall())
     assert flags[blocked["id"]] == 1 and flags[shown["id"]] == 0
     assert sum(flags.values()) == 1
 
 
 def test_a_crawl_file_of_schema_1_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
     from aioglif.crawl import Store
 
     path = tmp_path / "old.sqlite"
     Store(path).close()
-    with sqlite3.connect(path) as db:  # what schema 1 wrote: no nsfw_filtered column
+    with sqlite(path) as db:  # what schema 1 wrote: no nsfw_filtered column
         db.execute("ALTER TABLE runs DROP COLUMN nsfw_filtered")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
         for run_id, output in (("r1", PLACEHOLDER), ("r2", "plain text"), ("r3", None)):
             body = msgspec.json.encode({"id": run_id, "output": output}).decode()
             db.execute("INSERT INTO runs (id, json, harvested_at) VALUES (?, ?, 0)", (run_id, body))
     Store(path).close()
-    with sqlite3.connect(path) as db:
+    with sqlite(path) as db:
         assert dict(db.execute("SELECT id, nsfw_filtered FROM runs")) == {"r1": 1, "r2": 0, "r3": 0}
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (
             str(Store.SCHEMA_VERSION),
