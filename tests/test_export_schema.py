@@ -118,3 +118,26 @@ def test_pandas_reads_both_formats_without_arguments(database: Path, tmp_path: P
     lines = pd.read_json(tmp_path / "jsonl" / "runs.jsonl", lines=True)
     completed = pd.to_datetime(lines["completed_at"])  # one format: no format= needed
     assert str(completed.dt.tz) == "UTC" and completed.notna().sum() == runs["completed_at"].notna().sum()
+
+
+def test_an_export_never_overwrites_a_file_it_did_not_write(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--jsonl .` beside a file of the user's own called runs.jsonl replaced it with the export.
+    from aioglif.cli import main
+
+    for fmt, name in (("jsonl", "runs.jsonl"), ("jsonl.gz", "users.jsonl.gz"), ("parquet", "glifs.parquet")):
+        there = tmp_path / fmt
+        there.mkdir()
+        export(database, there, format=fmt)
+        assert export(database, there, format=fmt)["runs"] == 600  # our own export: written again
+        mine = there / name
+        mine.write_bytes(b'{"id": "mine", "notes": "do not lose"}\n')
+        with pytest.raises(ValueError, match="not an export of aioglif"):
+            export(database, there, format=fmt)
+        assert mine.read_bytes() == b'{"id": "mine", "notes": "do not lose"}\n'
+    # The command line refuses before the crawl starts (exit 2), the file untouched.
+    out = tmp_path / "new.sqlite"
+    assert main(["crawl", "--simulate", "--out", str(out), "--jsonl", str(tmp_path / "jsonl")]) == 2
+    assert "runs.jsonl is not an export of aioglif" in capsys.readouterr().err
+    assert not out.exists() and (tmp_path / "jsonl" / "runs.jsonl").read_bytes().startswith(b'{"id": "mine"')

@@ -17,7 +17,7 @@ import anyio
 from .._errors import NotFoundError
 from ..client import GlifClient
 from ..crawl._crawler import Crawl, Scope
-from ..crawl._export import export_jsonl, export_parquet, parquet_available
+from ..crawl._export import check_export_dir, export_jsonl, export_parquet, parquet_available
 from ..crawl._store import Store
 from ._client import client_from_flags, positive
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -103,6 +103,10 @@ def _check_output(args: argparse.Namespace) -> Path:
             raise ValueError(f"cannot write into --{name} {d}")
     if args.parquet is not None and not parquet_available():
         raise ValueError("--parquet needs pyarrow: pip install 'aioglif[parquet]'")
+    if args.jsonl is not None:
+        check_export_dir(args.jsonl, "jsonl.gz" if args.gzip else "jsonl")
+    if args.parquet is not None:
+        check_export_dir(args.parquet, "parquet")
     if out.exists() and out.stat().st_size:
         Store(out).close()  # raises StoreError for a file that is not ours, before anything is written
     return out

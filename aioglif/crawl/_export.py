@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -34,7 +35,16 @@ from .._store import write_aside
 from ._scope import Scope
 from ._store import Store
 
-__all__ = ["ROW_GROUP", "SCHEMA", "TABLES", "export", "export_jsonl", "export_parquet", "parquet_available"]
+__all__ = [
+    "ROW_GROUP",
+    "SCHEMA",
+    "TABLES",
+    "check_export_dir",
+    "export",
+    "export_jsonl",
+    "export_parquet",
+    "parquet_available",
+]
 
 # The type of each column: str, ts (an ISO text in the database), epoch (seconds), int, bool,
 # price (a decimal text), list (a JSON list of strings).
@@ -166,6 +176,55 @@ def _scope_id(store: Store, scope: Scope | None) -> int | None:
     return found
 
 
+_ROW_END = re.compile(rb',"harvested_at":("[^"]*"|null)}\n?$')
+
+
+def _ours(path: Path) -> bool:
+    """Whether what lies where a table's export goes is an export of ours, or holds nothing.
+
+    Known by its shape, not by a record of what we wrote: a directory exported into by several
+    databases, or moved, is still ours. A row of ours starts with ``id`` and ends with
+    ``harvested_at`` (columns added since sit between them), a Parquet file's schema likewise.
+    """
+    if not path.exists():
+        return True  # nothing there, or a dangling link: the rename replaces the link only
+    if not path.is_file():
+        return False
+    if path.stat().st_size == 0:
+        return True
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+            return bool(names) and names[0] == "id" and names[-1] == "harvested_at"
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            head = f.read(6)
+            if head != b'{"id":':
+                return not head  # an empty table's gzip holds nothing
+            last = b""
+            while piece := f.readline(1 << 20):  # a row holds a whole record: never all of it at once
+                last = (last + piece)[-64:]
+                if piece.endswith(b"\n"):
+                    break
+            return _ROW_END.search(last) is not None
+    except Exception:  # unreadable, not gzip, not Parquet: not ours
+        return False
+
+
+def check_export_dir(directory: str | os.PathLike[str], format: Format) -> None:
+    """Refuse (ValueError) a directory holding a file an export would replace and we did not write."""
+    suffix = {"parquet": ".parquet", "jsonl": ".jsonl", "jsonl.gz": ".jsonl.gz"}[format]
+    for table in TABLES:
+        path = Path(directory) / f"{table}{suffix}"
+        if not _ours(path):
+            raise ValueError(
+                f"{path} is not an export of aioglif; refusing to overwrite it: move it away or"
+                " export into another directory"
+            )
+
+
 def export_jsonl(
     store: Store,
     directory: str | os.PathLike[str],
@@ -178,6 +237,7 @@ def export_jsonl(
     the columns of :data:`SCHEMA`; only ``scope``'s records if given. Returns the number of
     rows written per table."""
     scope_id = _scope_id(store, scope)
+    check_export_dir(directory, "jsonl.gz" if compress else "jsonl")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
@@ -234,6 +294,7 @@ def export_parquet(
     import pyarrow.parquet as pq
 
     scope_id = _scope_id(store, scope)
+    check_export_dir(directory, "parquet")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
