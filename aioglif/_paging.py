@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from ._consistency import newest_first
-from ._errors import APIStatusError, PageIgnoredError, RateLimitedError, TransportError
+from ._errors import APIStatusError, PageIgnoredError, RateLimitedError, ResponseDecodeError, TransportError
 from ._page import Fetched
 from ._page import merge as _merge
 from ._page import now as _now
+from ._protocol import empty_answer
 from ._stats import Stats
 
 if TYPE_CHECKING:
@@ -82,6 +83,14 @@ async def probe(lst: Listing[T], number: int) -> tuple[tuple[float, float], Fetc
         if number != 0:
             raise
         return None  # any other refusal of page 0: pages count from 1
+    except ResponseDecodeError as exc:
+        # A 200 saying "no such page" in the body ({"error": ...}, null, {}), the style the
+        # Simple API documents: a refusal too. Page 0 is our question, not the caller's: its
+        # answer must not fail a listing that page 1 would serve. A page that does not decode
+        # otherwise is still an error (it may be a page 0 holding items).
+        if number != 0 or empty_answer(exc.body) is None:
+            raise
+        return None
     finally:
         _merge(lst.p.stats, sink)
         if number == 0:

@@ -164,12 +164,17 @@ async def test_a_server_clamping_a_one_page_list_reads_as_ignoring_page() -> Non
             await client.glifs(page_size=20).collect()
 
 
-@pytest.mark.parametrize("status", [500, 404])
-async def test_a_refused_page_zero_is_asked_once(status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "body"),
+    # A 200 saying so in its body (the Simple API's documented style) refuses page 0 too: it
+    # failed every first listing of a path, where page 1 would have served it.
+    [(500, None), (404, None), (200, b'{"error": "page must be >= 1"}'), (200, b"null")],
+)
+async def test_a_refused_page_zero_is_asked_once(status: int, body: bytes | None) -> None:
     from aioglif.testing import Fault
 
     async with FakeGlifServer(_data()) as server, make_client(server) as client:
-        server.inject(*[Fault.answer(status)] * 5, path="/api/glifs", query={"page": "0"})
+        server.inject(*[Fault.answer(status, body=body)] * 5, path="/api/glifs", query={"page": "0"})
         glifs = await client.glifs(page_size=100).collect()
         zero = [r for r in server.requests if r.query.get("page") == "0"]
     assert len(zero) == 1 and client.listing_facts["/glifs"].first_page == 1
