@@ -127,6 +127,19 @@ async def test_an_undecodable_record_is_quarantined_not_fatal(tmp_path: Path) ->
     assert len(ids(tmp_path / "out.sqlite", "glifs")) == len(data.public_glifs) - 1
 
 
+async def test_the_runs_of_a_glif_the_models_cannot_read_are_still_harvested(tmp_path: Path) -> None:
+    # Quarantined, the glif led nowhere: all its runs were missing and the crawl said complete.
+    data = small_data()
+    broken = max(data.public_glifs, key=lambda x: x["completedSpellRunCount"])
+    broken["createdAt"] = 12345
+    async with FakeGlifServer(data) as server:
+        c = await crawl(server, tmp_path / "out.sqlite")
+    assert c.status == "complete" and c.stats.quarantined == 1
+    theirs = {r["id"] for r in data.public_runs if r["spellId"] == broken["id"]}
+    assert len(theirs) > 10 and theirs <= set(ids(tmp_path / "out.sqlite", "runs"))
+    assert sorted(ids(tmp_path / "out.sqlite", "runs")) == sorted(x["id"] for x in data.public_runs)
+
+
 async def test_a_failing_listing_is_retried_later_then_reported(tmp_path: Path) -> None:
     data = small_data()
     victim = max(data.public_glifs, key=lambda x: x["completedSpellRunCount"])

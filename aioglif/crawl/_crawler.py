@@ -20,7 +20,7 @@ from .. import _listings as listings
 from .. import models as m
 from .._errors import GlifError, NotFoundError
 from ..client import GlifClient
-from ._follow import glifs_of_bots, runs_to_follow
+from ._follow import glifs_of_bots, runs_of_unreadable, runs_to_follow
 from ._harvest import Item, Timer, harvesting
 from ._reconcile import reconcile
 from ._scope import Scope
@@ -344,6 +344,8 @@ class Crawl:
         follow: list[Listing] = []
         if self.scope.runs and glifs:
             follow = await runs_to_follow(self, [g for g, _ in glifs])
+        if self.scope.runs and kind == "glifs" and bad:
+            follow += runs_of_unreadable(self, [i.raw for i in items if i.model is None])
         if bots:
             follow += await glifs_of_bots(self, [b for b, _ in bots])
         if listing.kind in ("glifs", "sphere"):

@@ -45,6 +45,27 @@ async def runs_to_follow(crawl: Crawl, glifs: list[m.Glif]) -> list[Listing]:
     return [Listing(f"runs:glif:{g.id}", "runs", g.id, g.completed_spell_run_count) for g in wanted]
 
 
+def runs_of_unreadable(crawl: Crawl, raws: list[bytes]) -> list[Listing]:
+    """The runs of glifs the models cannot read (quarantined): still in the crawl's scope.
+
+    Listed by the record's id, to their end (a count from a record that did not decode is not
+    trusted); without this, a glif with one malformed field lost all its runs, and the crawl
+    said complete.
+    """
+    if crawl._reconciling:
+        return []  # the main pass followed them already
+    ids: list[str] = []
+    for raw in raws:
+        try:
+            record = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        glif_id = record.get("id") if isinstance(record, dict) else None
+        if isinstance(glif_id, str) and glif_id:
+            ids.append(glif_id)
+    return [Listing(f"runs:glif:{g}", "runs", g, None) for g in dict.fromkeys(ids)]
+
+
 async def glifs_of_bots(crawl: Crawl, bots: list[m.Bot]) -> list[Listing]:
     """The glifs the agents use that the database does not hold yet."""
     # Several agents listings run at once and share glifs: each is followed once.
