@@ -244,3 +244,16 @@ async def test_a_bot_the_models_cannot_read_is_quarantined_not_fatal(tmp_path: P
     assert kinds == ["bots", "bots"]
     assert _ids(db, "bots") == {good["id"]}
     assert json.loads(raw)["name"] == "bad\u2028name\x00"  # kept as sent
+
+
+@pytest.mark.anyio
+async def test_the_glifs_of_an_agent_the_models_cannot_read_are_still_followed(tmp_path: Path) -> None:
+    # Quarantined, the agent led nowhere: the glifs it uses were missing and the crawl said complete.
+    data = FakeData.generate(seed=9, users=3, glifs=20, runs=10, spheres=0, bots=3)
+    broken = data.bots[0]
+    broken["deployedAt"] = 5  # not a string: the model refuses it
+    uses = {s["spell"]["id"] for s in broken["spellsForBot"]}
+    async with FakeGlifServer(data) as server:
+        c = await _crawl(server, tmp_path / "q.sqlite", Scope(bots=True))
+    assert c.status == "complete" and c.stats.quarantined == 1
+    assert uses and uses <= _ids(tmp_path / "q.sqlite", "glifs")

@@ -346,8 +346,9 @@ class Crawl:
             follow = await runs_to_follow(self, [g for g, _ in glifs])
         if self.scope.runs and kind == "glifs" and bad:
             follow += runs_of_unreadable(self, [i.raw for i in items if i.model is None])
-        if bots:
-            follow += await glifs_of_bots(self, [b for b, _ in bots])
+        unreadable = [i.raw for i in items if i.model is None] if kind == "bots" else []
+        if bots or unreadable:
+            follow += await glifs_of_bots(self, [b for b, _ in bots], unreadable)
         if listing.kind in ("glifs", "sphere"):
             self._seen.setdefault(listing.key, set()).update(g.id for g, _ in glifs)
         harvest = Harvest(glifs, runs, [], bad, bots)

@@ -5,6 +5,7 @@ are apart from how listings are scheduled and written."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -66,12 +67,33 @@ def runs_of_unreadable(crawl: Crawl, raws: list[bytes]) -> list[Listing]:
     return [Listing(f"runs:glif:{g}", "runs", g, None) for g in dict.fromkeys(ids)]
 
 
-async def glifs_of_bots(crawl: Crawl, bots: list[m.Bot]) -> list[Listing]:
-    """The glifs the agents use that the database does not hold yet."""
+async def glifs_of_bots(crawl: Crawl, bots: list[m.Bot], unreadable: Sequence[bytes] = ()) -> list[Listing]:
+    """The glifs the agents use that the database does not hold yet; also those of agents the
+    models cannot read (quarantined), from their records' skills."""
+    used = [g for b in bots for g in b.glif_ids] + _skills_of_unreadable(unreadable)
     # Several agents listings run at once and share glifs: each is followed once.
-    ids = [g for g in dict.fromkeys(g for b in bots for g in b.glif_ids) if g not in crawl._bot_glifs]
+    ids = [g for g in dict.fromkeys(used) if g not in crawl._bot_glifs]
     crawl._bot_glifs.update(ids)
     if crawl.incremental:  # a known glif is asked again: its run count may have grown
         return [Listing(f"bot-glif:{g}", "glif", g) for g in ids]
     known = await crawl._in_db(crawl.store.known, crawl._crawl_id, "glifs", ids)
     return [Listing(f"bot-glif:{g}", "glif", g) for g in ids if g not in known]
+
+
+def _skills_of_unreadable(raws: Sequence[bytes]) -> list[str]:
+    """The glif ids in quarantined agents' ``spellsForBot``, read as ``Bot.glif_ids`` reads them."""
+    found: list[str] = []
+    for raw in raws:
+        try:
+            record = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        skills = record.get("spellsForBot") if isinstance(record, dict) else None
+        for skill in skills if isinstance(skills, list) else []:
+            if not isinstance(skill, dict):
+                continue
+            spell = skill.get("spell")
+            glif_id = spell.get("id") if isinstance(spell, dict) else skill.get("spellId")
+            if isinstance(glif_id, str) and glif_id.strip():
+                found.append(glif_id)
+    return found
