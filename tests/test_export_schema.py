@@ -141,3 +141,8 @@ def test_an_export_never_overwrites_a_file_it_did_not_write(
     assert main(["crawl", "--simulate", "--out", str(out), "--jsonl", str(tmp_path / "jsonl")]) == 2
     assert "runs.jsonl is not an export of aioglif" in capsys.readouterr().err
     assert not out.exists() and (tmp_path / "jsonl" / "runs.jsonl").read_bytes().startswith(b'{"id": "mine"')
+    # A database named as a table of its own export: refused before the crawl, not after it.
+    (tmp_path / "k").mkdir()
+    db = tmp_path / "k" / "runs.jsonl"
+    assert main(["crawl", "--simulate", "--out", str(db), "--jsonl", str(tmp_path / "k")]) == 2
+    assert "is where the export into" in capsys.readouterr().err and not db.exists()

@@ -17,7 +17,7 @@ import anyio
 from .._errors import NotFoundError
 from ..client import GlifClient
 from ..crawl._crawler import Crawl, Scope
-from ..crawl._export import check_export_dir, export_jsonl, export_parquet, parquet_available
+from ..crawl._export import TABLES, Format, check_export_dir, export_jsonl, export_parquet, parquet_available
 from ..crawl._store import Store
 from ._client import client_from_flags, positive
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -103,10 +103,17 @@ def _check_output(args: argparse.Namespace) -> Path:
             raise ValueError(f"cannot write into --{name} {d}")
     if args.parquet is not None and not parquet_available():
         raise ValueError("--parquet needs pyarrow: pip install 'aioglif[parquet]'")
-    if args.jsonl is not None:
-        check_export_dir(args.jsonl, "jsonl.gz" if args.gzip else "jsonl")
-    if args.parquet is not None:
-        check_export_dir(args.parquet, "parquet")
+    exports: tuple[tuple[Path | None, Format], ...] = (
+        (args.jsonl, "jsonl.gz" if args.gzip else "jsonl"),
+        (args.parquet, "parquet"),
+    )
+    for d, fmt in exports:
+        if d is None:
+            continue
+        check_export_dir(d, fmt)
+        if out.resolve().parent == d.resolve() and out.name in {f"{t}.{fmt}" for t in TABLES}:
+            # The export would be refused over the database only once the crawl is done.
+            raise ValueError(f"--out {out} is where the export into {d} writes a table: name it otherwise")
     if out.exists() and out.stat().st_size:
         Store(out).close()  # raises StoreError for a file that is not ours, before anything is written
     return out
