@@ -146,3 +146,26 @@ def test_an_export_never_overwrites_a_file_it_did_not_write(
     db = tmp_path / "k" / "runs.jsonl"
     assert main(["crawl", "--simulate", "--out", str(db), "--jsonl", str(tmp_path / "k")]) == 2
     assert "is where the export into" in capsys.readouterr().err and not db.exists()
+
+
+def test_a_jsonl_row_is_one_line_for_every_reader(tmp_path: Path) -> None:
+    # U+2028 in a name was written raw: str.splitlines() (and readers built on it) saw 3 rows.
+    import anyio
+
+    data = FakeData.generate(seed=4, users=3, glifs=5, runs=0, spheres=0)
+    data.public_glifs[0]["name"] = "a\u2028b\x85c\u2029d"
+
+    async def harvest() -> None:
+        async with (
+            FakeGlifServer(data) as server,
+            make_client(server) as client,
+            Crawl(client, Scope(all=True), tmp_path / "glif.sqlite") as crawl,
+        ):
+            assert await crawl.run() == "complete"
+
+    anyio.run(harvest)
+    export(tmp_path / "glif.sqlite", tmp_path / "x", format="jsonl")
+    text = (tmp_path / "x" / "glifs.jsonl").read_text(encoding="utf-8")
+    assert len(text.splitlines()) == len(data.public_glifs) == text.count("\n")
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert "a\u2028b\x85c\u2029d" in {r["name"] for r in rows}

@@ -176,6 +176,18 @@ def _scope_id(store: Store, scope: Scope | None) -> int | None:
     return found
 
 
+# Line breaks to str.splitlines() that JSON leaves unescaped (U+0085, U+2028, U+2029), escaped
+# as the batch export does: a row is one line for every reader, not only those splitting on \n.
+_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+
+
+def _one_line(line: bytes) -> bytes:
+    if b"\xc2\x85" in line or b"\xe2\x80" in line:  # UTF-8: only inside strings, never split
+        for raw, escaped in _BREAKS:
+            line = line.replace(raw, escaped)
+    return line
+
+
 _ROW_END = re.compile(rb',"harvested_at":("[^"]*"|null)}\n?$')
 
 
@@ -250,7 +262,8 @@ def export_jsonl(
             opener: Any = gzip.open if compress else open
             with opener(partial, "wb") as out:
                 for row in _rows(store, table, since, scope_id):
-                    out.write(_ENC.encode({k: _json_value(v) for k, v in zip(names, row, strict=True)}))
+                    line = _ENC.encode({k: _json_value(v) for k, v in zip(names, row, strict=True)})
+                    out.write(_one_line(line))
                     out.write(b"\n")
                     n += 1
         counts[table] = n
