@@ -25,13 +25,13 @@ from typing import Generic, TypeVar
 import anyio
 
 from ._consistency import ListingFacts, newest_first
-from ._errors import APIStatusError
+from ._errors import APIStatusError, ResponseDecodeError
 from ._listing import Listing
 from ._page import Fetch, Fetched, ListingStats, Page, Spawn
 from ._page import merge as _merge
 from ._page import now as _now
 from ._paging import first_ends
-from ._protocol import MAX_LIMIT, check_limit
+from ._protocol import MAX_LIMIT, check_limit, empty_answer
 from ._stats import Stats
 
 __all__ = ["AsyncPaginator", "Fetched", "ListingStats", "Page"]
@@ -177,6 +177,12 @@ class AsyncPaginator(Generic[T]):
             try:
                 fetched = await self._fetch_one(0, size)
             except APIStatusError:
+                fetched = None
+            except ResponseDecodeError as exc:
+                # A 200 saying there is no such page ({"error": ...}, null, {}) refuses page 0
+                # as an error status does (see _paging.probe): page 1 may serve everything.
+                if empty_answer(exc.body) is None:
+                    raise
                 fetched = None
             if fetched is not None and fetched.items:
                 number = 0  # the first items, whether pages count from 0 or page 0 is page 1

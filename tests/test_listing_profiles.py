@@ -181,6 +181,19 @@ async def test_a_refused_page_zero_is_asked_once(status: int, body: bytes | None
     assert sorted(x.id for x in glifs) == sorted(x["id"] for x in server.data.public_glifs)
 
 
+@pytest.mark.parametrize("body", [b'{"error": "page must be >= 1"}', b"null", b"{}"])
+async def test_first_page_takes_a_200_saying_no_page_zero_as_pages_from_one(body: bytes) -> None:
+    # ``first_page()`` reads such an answer as a listing does: a refusal, not a failure.
+    from aioglif.testing import Fault
+
+    async with FakeGlifServer(_data()) as server, make_client(server) as client:
+        server.inject(*[Fault.answer(200, body=body)] * 5, path="/api/glifs", query={"page": "0"})
+        page = await client.glifs(page_size=10).first_page()
+        zero = [r for r in server.requests if r.query.get("page") == "0"]
+    assert page.number == 1 and len(page.items) == 10
+    assert len(zero) == 1 and client.listing_facts["/glifs"].first_page == 1
+
+
 async def test_a_rate_limited_page_zero_is_asked_again_not_taken_for_no() -> None:
     from aioglif.testing import Fault
 
