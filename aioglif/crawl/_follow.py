@@ -5,8 +5,8 @@ are apart from how listings are scheduled and written."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -55,15 +55,7 @@ def runs_of_unreadable(crawl: Crawl, raws: list[bytes]) -> list[Listing]:
     """
     if crawl._reconciling:
         return []  # the main pass followed them already
-    ids: list[str] = []
-    for raw in raws:
-        try:
-            record = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            continue
-        glif_id = record.get("id") if isinstance(record, dict) else None
-        if isinstance(glif_id, str) and glif_id:
-            ids.append(glif_id)
+    ids = [g for record in _objects(raws) if isinstance(g := record.get("id"), str) and g]
     return [Listing(f"runs:glif:{g}", "runs", g, None) for g in dict.fromkeys(ids)]
 
 
@@ -83,12 +75,8 @@ async def glifs_of_bots(crawl: Crawl, bots: list[m.Bot], unreadable: Sequence[by
 def _skills_of_unreadable(raws: Sequence[bytes]) -> list[str]:
     """The glif ids in quarantined agents' ``spellsForBot``, read as ``Bot.glif_ids`` reads them."""
     found: list[str] = []
-    for raw in raws:
-        try:
-            record = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            continue
-        skills = record.get("spellsForBot") if isinstance(record, dict) else None
+    for record in _objects(raws):
+        skills = record.get("spellsForBot")
         for skill in skills if isinstance(skills, list) else []:
             if not isinstance(skill, dict):
                 continue
@@ -97,3 +85,14 @@ def _skills_of_unreadable(raws: Sequence[bytes]) -> list[str]:
             if isinstance(glif_id, str) and glif_id.strip():
                 found.append(glif_id)
     return found
+
+
+def _objects(raws: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The quarantined records that are still JSON objects (the others name nothing to follow)."""
+    for raw in raws:
+        try:
+            record = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        if isinstance(record, dict):
+            yield record
