@@ -65,6 +65,15 @@ async def start(lst: Listing[T]) -> None:
             lst._begin(0, [(0, zero), (1, one)])
 
 
+def refuses_page_zero(exc: APIStatusError | ResponseDecodeError) -> bool:
+    """Whether an answer to page 0 says there is no such page: any error status (a 429 or a
+    failure asked again as a read included), or a 200 saying so in its body (``{"error": ...}``,
+    ``null``, ``{}``: the style the Simple API documents). Page 0 is our question, not the
+    caller's: its answer must not fail a listing that page 1 would serve. A page that does not
+    decode otherwise is still an error (it may be a page 0 holding items)."""
+    return isinstance(exc, APIStatusError) or empty_answer(exc.body) is not None
+
+
 async def probe(lst: Listing[T], number: int) -> tuple[tuple[float, float], Fetched[T]] | None:
     sink = Stats()
     sent = _now()
@@ -79,18 +88,10 @@ async def probe(lst: Listing[T], number: int) -> tuple[tuple[float, float], Fetc
                 fetched = await lst.p._fetch(number, lst.size, sink)
         else:
             fetched = await lst.p._fetch(number, lst.size, sink)
-    except APIStatusError:
-        if number != 0:
+    except (APIStatusError, ResponseDecodeError) as exc:
+        if number != 0 or not refuses_page_zero(exc):
             raise
-        return None  # any other refusal of page 0: pages count from 1
-    except ResponseDecodeError as exc:
-        # A 200 saying "no such page" in the body ({"error": ...}, null, {}), the style the
-        # Simple API documents: a refusal too. Page 0 is our question, not the caller's: its
-        # answer must not fail a listing that page 1 would serve. A page that does not decode
-        # otherwise is still an error (it may be a page 0 holding items).
-        if number != 0 or empty_answer(exc.body) is None:
-            raise
-        return None
+        return None  # pages count from 1
     finally:
         _merge(lst.p.stats, sink)
         if number == 0:

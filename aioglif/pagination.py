@@ -30,8 +30,8 @@ from ._listing import Listing
 from ._page import Fetch, Fetched, ListingStats, Page, Spawn
 from ._page import merge as _merge
 from ._page import now as _now
-from ._paging import first_ends
-from ._protocol import MAX_LIMIT, check_limit, empty_answer
+from ._paging import first_ends, refuses_page_zero
+from ._protocol import MAX_LIMIT, check_limit
 from ._stats import Stats
 
 __all__ = ["AsyncPaginator", "Fetched", "ListingStats", "Page"]
@@ -176,12 +176,8 @@ class AsyncPaginator(Generic[T]):
         if number is None:
             try:
                 fetched = await self._fetch_one(0, size)
-            except APIStatusError:
-                fetched = None
-            except ResponseDecodeError as exc:
-                # A 200 saying there is no such page ({"error": ...}, null, {}) refuses page 0
-                # as an error status does (see _paging.probe): page 1 may serve everything.
-                if empty_answer(exc.body) is None:
+            except (APIStatusError, ResponseDecodeError) as exc:
+                if not refuses_page_zero(exc):
                     raise
                 fetched = None
             if fetched is not None and fetched.items:
