@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._store import SQLiteStore, write_aside
+from ._store import SQLiteStore, one_line, write_aside
 
 __all__ = ["JobRecord", "JobStore", "StoredJob", "identity", "store_path"]
 
@@ -307,9 +307,9 @@ class JobStore(SQLiteStore):
             elif fmt == "parquet":
                 _write_parquet(partial, rows)
             else:
-                with partial.open("w", encoding="utf-8") as f:
+                with partial.open("wb") as f:
                     for r in rows:
-                        f.write(_json_line(r))
+                        f.write(one_line(json.dumps(r, ensure_ascii=False).encode()) + b"\n")
             digest = _hash(partial)
             # Known before the rename: a crash between the two still leaves a file we recognise.
             with self.transaction() as db:
@@ -331,15 +331,6 @@ def _settle(db: Any, why: str) -> int:
         "UPDATE jobs SET state='unknown', error_kind='unknown', error=? WHERE state='submitted'", (why,)
     )
     return int(cur.rowcount)
-
-
-# Characters str.splitlines() splits on that JSON leaves unescaped: escaped, so that a line is a
-# line for every reader, not only for those splitting on "\n".
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
 
 
 def _cell(value: Any) -> str:

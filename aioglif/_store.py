@@ -40,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Protocol
 
-__all__ = ["SQLiteStore", "Store", "StoreError", "StoreLocked", "write_aside"]
+__all__ = ["SQLiteStore", "Store", "StoreError", "StoreLocked", "one_line", "write_aside"]
 
 
 class StoreError(Exception):
@@ -177,6 +177,20 @@ class Transaction:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+# Line breaks to str.splitlines() that JSON leaves unescaped (U+0085, U+2028, U+2029): escaped in
+# the files we write a record a line into, so that a row is one line for every reader, not only
+# for those splitting on "\n".
+_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
+
+
+def one_line(line: bytes) -> bytes:
+    """A JSON text in UTF-8 with those line breaks escaped (they only occur inside strings)."""
+    if b"\xc2\x85" in line or b"\xe2\x80" in line:
+        for raw, escaped in _BREAKS:
+            line = line.replace(raw, escaped)
+    return line
 
 
 @contextlib.contextmanager

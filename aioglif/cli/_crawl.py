@@ -17,7 +17,15 @@ import anyio
 from .._errors import NotFoundError
 from ..client import GlifClient
 from ..crawl._crawler import Crawl, Scope
-from ..crawl._export import TABLES, Format, check_export_dir, export_jsonl, export_parquet, parquet_available
+from ..crawl._export import (
+    TABLES,
+    Format,
+    check_export_dir,
+    export_jsonl,
+    export_parquet,
+    export_path,
+    parquet_available,
+)
 from ..crawl._store import Store
 from ._client import client_from_flags, positive
 from ._exit import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
@@ -111,7 +119,7 @@ def _check_output(args: argparse.Namespace) -> Path:
         if d is None:
             continue
         check_export_dir(d, fmt)
-        if out.resolve().parent == d.resolve() and out.name in {f"{t}.{fmt}" for t in TABLES}:
+        if out.resolve() in {export_path(d, t, fmt).resolve() for t in TABLES}:
             # The export would be refused over the database only once the crawl is done.
             raise ValueError(f"--out {out} is where the export into {d} writes a table: name it otherwise")
     if out.exists() and out.stat().st_size:

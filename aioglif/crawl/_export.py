@@ -31,7 +31,7 @@ from typing import IO, Any, Literal
 
 import msgspec
 
-from .._store import write_aside
+from .._store import one_line, write_aside
 from ._scope import Scope
 from ._store import Store
 
@@ -41,6 +41,7 @@ __all__ = [
     "TABLES",
     "check_export_dir",
     "export",
+    "export_path",
     "export_jsonl",
     "export_parquet",
     "parquet_available",
@@ -176,18 +177,6 @@ def _scope_id(store: Store, scope: Scope | None) -> int | None:
     return found
 
 
-# Line breaks to str.splitlines() that JSON leaves unescaped (U+0085, U+2028, U+2029), escaped
-# as the batch export does: a row is one line for every reader, not only those splitting on \n.
-_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
-
-
-def _one_line(line: bytes) -> bytes:
-    if b"\xc2\x85" in line or b"\xe2\x80" in line:  # UTF-8: only inside strings, never split
-        for raw, escaped in _BREAKS:
-            line = line.replace(raw, escaped)
-    return line
-
-
 _ROW_END = re.compile(rb',"harvested_at":("[^"]*"|null)}\n?$')
 
 
@@ -225,11 +214,15 @@ def _ours(path: Path) -> bool:
         return False
 
 
+def export_path(directory: str | os.PathLike[str], table: str, format: Format) -> Path:
+    """Where a table's export in ``format`` goes."""
+    return Path(directory) / f"{table}.{format}"
+
+
 def check_export_dir(directory: str | os.PathLike[str], format: Format) -> None:
     """Refuse (ValueError) a directory holding a file an export would replace and we did not write."""
-    suffix = {"parquet": ".parquet", "jsonl": ".jsonl", "jsonl.gz": ".jsonl.gz"}[format]
     for table in TABLES:
-        path = Path(directory) / f"{table}{suffix}"
+        path = export_path(directory, table, format)
         if not _ours(path):
             raise ValueError(
                 f"{path} is not an export of aioglif; refusing to overwrite it: move it away or"
@@ -255,7 +248,7 @@ def export_jsonl(
     counts = {}
     for table, columns in SCHEMA.items():
         names = [name for name, _ in columns]
-        final = directory / f"{table}.jsonl{'.gz' if compress else ''}"
+        final = export_path(directory, table, "jsonl.gz" if compress else "jsonl")
         n = 0
         out: IO[Any]
         with write_aside(final) as partial:
@@ -263,7 +256,7 @@ def export_jsonl(
             with opener(partial, "wb") as out:
                 for row in _rows(store, table, since, scope_id):
                     line = _ENC.encode({k: _json_value(v) for k, v in zip(names, row, strict=True)})
-                    out.write(_one_line(line))
+                    out.write(one_line(line))
                     out.write(b"\n")
                     n += 1
         counts[table] = n
@@ -315,7 +308,7 @@ def export_parquet(
         schema = _arrow_schema(table)
         n = 0
         with (
-            write_aside(directory / f"{table}.parquet") as partial,
+            write_aside(export_path(directory, table, "parquet")) as partial,
             pq.ParquetWriter(partial, schema) as writer,
         ):
             for batch in _batches(_rows(store, table, since, scope_id), ROW_GROUP):
